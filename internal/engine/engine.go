@@ -1,0 +1,87 @@
+// Package engine defines what runs function instances. Each runtime (wasm,
+// process) lives in a sub-package and implements Engine; the pool and the
+// invoker see only these interfaces.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Spec is everything a runtime needs to prepare one immutable function version.
+type Spec struct {
+	Function     string            // function name
+	Version      string            // immutable version number, e.g. "3"
+	Runtime      string            // "wasm" or "process"
+	ArtifactPath string            // local file: a .wasm module or an executable
+	ArtifactHash string            // sha256 hex of the artifact
+	Handler      string            // process runtime: value of _HANDLER
+	MemoryMiB    int               // memory cap of one instance
+	Timeout      time.Duration     // longest a single invocation may run
+	Env          map[string]string // the function's own environment; nothing else
+}
+
+// Request is one invocation handed to one instance.
+type Request struct {
+	ID          string    // request id
+	Payload     []byte    // the event, JSON
+	Deadline    time.Time // the invocation ends here (timeout)
+	FunctionARN string    // invoked function ARN, for lambda context
+	TraceID     string    // trace context (W3C traceparent or X-Amzn-Trace-Id)
+	// Log receives everything the instance writes (stdout, stderr, SDK log
+	// calls) while it serves this request. Never nil.
+	Log io.Writer
+}
+
+// Response is what the function returned.
+type Response struct {
+	Payload []byte
+	// FunctionError is true when the handler returned an error (or panicked
+	// in a way the runtime caught and reported). Payload then holds the Lambda
+	// error document: {"errorMessage": "...", "errorType": "..."}.
+	FunctionError bool
+}
+
+// Instance is one running copy of a function version. It serves one request at
+// a time. Any error from Invoke (as opposed to Response.FunctionError) means the
+// instance is broken and must be closed and discarded.
+type Instance interface {
+	Invoke(ctx context.Context, req *Request) (*Response, error)
+	Close(ctx context.Context) error
+}
+
+// Function is a prepared (compiled, validated) function version from which
+// instances are started.
+type Function interface {
+	// NewInstance starts and initializes one instance (a cold start). Output
+	// written during initialization goes to log.
+	NewInstance(ctx context.Context, log io.Writer) (Instance, error)
+	Close(ctx context.Context) error
+}
+
+// Engine prepares function versions for one runtime.
+type Engine interface {
+	Prepare(ctx context.Context, spec Spec) (Function, error)
+	Close(ctx context.Context) error
+}
+
+// Errors an Instance or Function returns, wrapped with detail; match with errors.Is.
+var (
+	// ErrTimeout: the invocation ran past its deadline and was stopped.
+	ErrTimeout = errors.New("function timed out")
+	// ErrCrashed: the instance trapped, panicked outside the handler, exited or
+	// ran out of memory.
+	ErrCrashed = errors.New("function instance crashed")
+	// ErrInit: the instance failed while initializing.
+	ErrInit = errors.New("function initialization failed")
+	// ErrInvalidArtifact: the artifact cannot be run by this engine.
+	ErrInvalidArtifact = errors.New("invalid function artifact")
+	// ErrResponseTooLarge: the function's response exceeded the payload limit.
+	ErrResponseTooLarge = errors.New("function response too large")
+)
+
+// MaxResponseBytes is the largest response payload an instance may return
+// (the synchronous Lambda limit).
+const MaxResponseBytes = 6 << 20

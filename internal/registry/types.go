@@ -1,0 +1,63 @@
+// Package registry stores functions, their immutable versions, aliases, routes
+// and artifacts in JetStream (KV for metadata, object store for artifacts) so
+// that every node sharing the JetStream sees the same deployed state.
+package registry
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors; match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// LatestQualifier names the newest version of a function.
+const LatestQualifier = "$LATEST"
+
+// FunctionConfig is the deployable description of a function: what a manifest
+// entry becomes after it is built. It is stored in every version verbatim.
+type FunctionConfig struct {
+	Name         string            `json:"name"`
+	Runtime      string            `json:"runtime"`           // wasm | process
+	ArtifactHash string            `json:"artifactHash"`      // sha256 hex of the artifact in the object store
+	ArtifactSize int64             `json:"artifactSize"`      // bytes
+	Handler      string            `json:"handler,omitempty"` // process: _HANDLER
+	MemoryMiB    int               `json:"memory"`
+	Timeout      Duration          `json:"timeout"`
+	Concurrency  int               `json:"concurrency"` // most instances at once, 0 = node default
+	Provisioned  int               `json:"provisioned"` // instances kept warm
+	Env          map[string]string `json:"env,omitempty"`
+	Routes       []Route           `json:"routes,omitempty"` // HTTP events
+}
+
+// Route is an HTTP event: requests matching Method and Path invoke the function.
+type Route struct {
+	Method string `json:"method"` // GET, POST, ... or ANY
+	Path   string `json:"path"`   // /orders/{id}, /files/{proxy+}
+	Auth   string `json:"auth,omitempty"`
+}
+
+// Version is one immutable deployed version of a function.
+type Version struct {
+	Number    int            `json:"version"`
+	Config    FunctionConfig `json:"config"`
+	CreatedAt time.Time      `json:"createdAt"`
+}
+
+// VersionString is the version number as Lambda spells it.
+func (v *Version) VersionString() string { return itoa(v.Number) }
+
+// Function is a function's head record: its versions and aliases.
+type Function struct {
+	Name      string         `json:"name"`
+	Latest    int            `json:"latest"`            // version $LATEST points at
+	Aliases   map[string]int `json:"aliases,omitempty"` // alias name -> version
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+}
+
+// Duration is a time.Duration that encodes as a Go duration string in JSON.
+type Duration time.Duration
