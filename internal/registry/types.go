@@ -4,7 +4,10 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -12,6 +15,16 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid reports a malformed name, alias, hash or configuration.
+	ErrInvalid = errors.New("invalid")
+	// ErrCorrupt reports an artifact whose content does not match its hash.
+	ErrCorrupt = errors.New("artifact content does not match its hash")
+)
+
+// Runtimes a function can name in FunctionConfig.Runtime.
+const (
+	RuntimeWasm    = "wasm"
+	RuntimeProcess = "process"
 )
 
 // LatestQualifier names the newest version of a function.
@@ -21,6 +34,7 @@ const LatestQualifier = "$LATEST"
 // entry becomes after it is built. It is stored in every version verbatim.
 type FunctionConfig struct {
 	Name         string            `json:"name"`
+	App          string            `json:"app,omitempty"`     // the project (manifest app) that deployed it
 	Runtime      string            `json:"runtime"`           // wasm | process
 	ArtifactHash string            `json:"artifactHash"`      // sha256 hex of the artifact in the object store
 	ArtifactSize int64             `json:"artifactSize"`      // bytes
@@ -61,3 +75,42 @@ type Function struct {
 
 // Duration is a time.Duration that encodes as a Go duration string in JSON.
 type Duration time.Duration
+
+// Std is d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String formats d as a Go duration ("1m30s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON encodes d as a Go duration string, e.g. "10s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON decodes a Go duration string ("10s", "1m30s") or a whole
+// number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("duration: %w", err)
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration: %w", err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration %s: want a duration string such as \"10s\" or whole nanoseconds", b)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

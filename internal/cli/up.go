@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/server"
+)
+
+func newUp(env IO) *cobra.Command {
+	cfg := config.Default()
+	var envErr error
+	cfg, envErr = cfg.FromEnv(env.Env)
+	cmd := &cobra.Command{
+		Use:   "up [PROJECT_DIR]",
+		Short: "Start a gureum node (embedded NATS JetStream by default) and deploy a project to it",
+		Long: `Start one gureum node: an embedded NATS JetStream server storing under the data
+directory, the HTTP gateway and the admin API. With PROJECT_DIR, the project's
+gureum.yaml is built and deployed to the node once it is ready. Functions deployed
+before are served again after a restart with the same data directory.
+
+SIGINT or SIGTERM stops the node: it stops accepting requests, lets in-flight
+invocations finish within the drain timeout, then exits.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if envErr != nil {
+				return envErr
+			}
+			cfg.DataDir = env.resolve(cfg.DataDir)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return runUp(cmd.Context(), env, cfg, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the HTTP listener (routes, Lambda API, admin API)")
+	f.StringVar(&cfg.AdminListen, "admin-listen", cfg.AdminListen, "serve the admin API and /metrics on this address instead")
+	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (JetStream store, caches, admin token)")
+	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "join this external NATS JetStream instead of the embedded one, e.g. nats://127.0.0.1:4222")
+	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "let other nodes reach the embedded NATS server on this address")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "stop idle instances beyond the provisioned ones after this long (scale to zero)")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on shutdown, how long in-flight invocations may take to finish")
+	f.IntVar(&cfg.DefaultConcurrency, "default-concurrency", cfg.DefaultConcurrency, "concurrency limit of a function that sets none")
+	return cmd
+}
+
+func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error {
+	started := time.Now()
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	out := env.Stdout
+	fmt.Fprintf(out, "gureum %s ready in %s\n", Version, time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(out, "  gateway  http://%s\n", srv.Addr())
+	fmt.Fprintf(out, "  admin    http://%s/_gureum/v1  (token in %s)\n", srv.AdminAddr(), cfg.Path("token"))
+	fmt.Fprintf(out, "  data     %s\n", cfg.DataDir)
+
+	var deployErr error
+	if len(args) == 1 {
+		deployErr = deployLocal(ctx, env, srv, env.resolve(args[0]))
+	}
+	if deployErr == nil {
+		if err := printRoutes(ctx, env, srv); err != nil {
+			deployErr = err
+		}
+	}
+	if deployErr == nil {
+		<-ctx.Done()
+		fmt.Fprintln(out, "stopping: draining in-flight invocations")
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout+10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return errors.Join(deployErr, err)
+	}
+	return deployErr
+}

@@ -1,0 +1,139 @@
+// Package config holds a node's configuration as plain data: Default, Validate
+// and FromEnv. No other package reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything one gureum node needs to start.
+type Config struct {
+	// Listen is the address of the node's HTTP listener: user routes, the
+	// Lambda Invoke API, /healthz, /metrics and (unless AdminListen is set)
+	// the admin API.
+	Listen string
+	// AdminListen, when set, moves the admin API and /metrics to their own address.
+	AdminListen string
+	// DataDir holds the embedded JetStream store, the compilation cache, the
+	// local artifact cache and the admin token.
+	DataDir string
+	// NATSURL joins an external NATS (JetStream) instead of the embedded server.
+	NATSURL string
+	// NATSListen lets other nodes and clients reach the embedded NATS server.
+	NATSListen string
+	// Token is the admin token; empty means: read it from DataDir, or create it there.
+	Token string
+	// IdleTimeout is how long an idle instance beyond the provisioned ones is
+	// kept warm before it is stopped (scale to zero).
+	IdleTimeout time.Duration
+	// DrainTimeout bounds a graceful shutdown: in-flight invocations get this
+	// long to finish.
+	DrainTimeout time.Duration
+	// DefaultConcurrency is a function's concurrency limit when it sets none.
+	DefaultConcurrency int
+	// MaxBodyBytes is the largest request body the gateway accepts.
+	MaxBodyBytes int64
+	// LogRetention is how long function logs are kept.
+	LogRetention time.Duration
+	// Env is the environment handed to build tools (the Go toolchain).
+	Env []string
+}
+
+// Default returns the configuration of a node started with no flags.
+func Default() Config {
+	return Config{
+		Listen:             "127.0.0.1:8080",
+		DataDir:            ".gureum",
+		IdleTimeout:        10 * time.Minute,
+		DrainTimeout:       30 * time.Second,
+		DefaultConcurrency: 100,
+		MaxBodyBytes:       6 << 20,
+		LogRetention:       7 * 24 * time.Hour,
+	}
+}
+
+// FromEnv overlays GUREUM_* variables from env (KEY=VALUE strings) on c.
+func (c Config) FromEnv(env []string) (Config, error) {
+	var errs []error
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "GUREUM_") {
+			continue
+		}
+		switch k {
+		case "GUREUM_LISTEN":
+			c.Listen = v
+		case "GUREUM_ADMIN_LISTEN":
+			c.AdminListen = v
+		case "GUREUM_DATA":
+			c.DataDir = v
+		case "GUREUM_NATS":
+			c.NATSURL = v
+		case "GUREUM_TOKEN":
+			c.Token = v
+		case "GUREUM_IDLE_TIMEOUT":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_IDLE_TIMEOUT: %w", err))
+			}
+			c.IdleTimeout = d
+		case "GUREUM_DEFAULT_CONCURRENCY":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_DEFAULT_CONCURRENCY: %w", err))
+			}
+			c.DefaultConcurrency = n
+		}
+	}
+	c.Env = env
+	return c, errors.Join(errs...)
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(name, addr string) {
+		if addr == "" {
+			return
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port, e.g. 127.0.0.1:8080", name, addr))
+		}
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen address is empty; e.g. --listen 127.0.0.1:8080"))
+	}
+	check("listen", c.Listen)
+	check("admin-listen", c.AdminListen)
+	check("nats-listen", c.NATSListen)
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory is empty; e.g. --data .gureum"))
+	}
+	if c.NATSURL != "" && !strings.Contains(c.NATSURL, "://") {
+		errs = append(errs, fmt.Errorf("nats url %q: want a URL such as nats://127.0.0.1:4222", c.NATSURL))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout %s: must not be negative", c.DrainTimeout))
+	}
+	if c.DefaultConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("default concurrency %d: must be at least 1", c.DefaultConcurrency))
+	}
+	if c.MaxBodyBytes < 1 {
+		errs = append(errs, fmt.Errorf("max body bytes %d: must be at least 1", c.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Path returns a path inside the data directory.
+func (c Config) Path(elem ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}

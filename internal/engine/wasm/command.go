@@ -1,0 +1,103 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/gureum/gureum/internal/engine"
+)
+
+// command is an instance of a WASI command module. Each invocation runs the
+// program afresh with the event on stdin; what it writes to stdout is the
+// response and what it writes to stderr goes to the request's log.
+//
+// A program that exits with a non-zero code has failed the invocation, not
+// the instance: Invoke returns a Response with FunctionError and a
+// Runtime.ExitError document, and no error. A trap or a timeout is an error.
+//
+// An instance serves one invocation at a time; it is not safe for
+// concurrent use.
+type command struct {
+	call
+	config  wazero.ModuleConfig
+	stdin   bytes.Reader
+	stdout  capture
+	stderr  logSink
+	sleeper sleeper
+	closed  bool
+}
+
+func newCommand(f *function) *command {
+	c := &command{call: call{fn: f}}
+	c.stderr.watch = true
+	c.config = f.config.
+		WithStdin(&c.stdin).
+		WithStdout(&c.stdout).
+		WithStderr(&c.stderr).
+		WithNanosleep(c.sleeper.sleep).
+		WithStartFunctions(exportCommand)
+	return c
+}
+
+// Invoke runs the program once for req.
+func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	if c.closed {
+		return nil, fmt.Errorf("%s: invoke on a closed instance", c.fn.name)
+	}
+	ctx, cancel := invocationContext(ctx, req)
+	defer cancel()
+	ctx = c.bind(ctx)
+	c.reset()
+	c.stdin.Reset(req.Payload)
+	c.stdout.reset()
+	c.stderr.point(req.Log)
+	c.sleeper.done = ctx.Done()
+	defer func() {
+		c.stdin.Reset(nil)
+		c.stderr.point(nil)
+		c.sleeper.done = nil
+	}()
+
+	mod, err := c.fn.rt.InstantiateModule(ctx, c.fn.mod.compiled, c.config)
+	if mod != nil {
+		_ = mod.Close(context.WithoutCancel(ctx))
+	}
+	if c.stdout.tooLarge {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes on stdout", c.fn.name, engine.ErrResponseTooLarge, engine.MaxResponseBytes)
+	}
+	if err == nil {
+		payload := c.stdout.buf
+		if payload == nil {
+			payload = []byte{}
+		}
+		return &engine.Response{Payload: payload}, nil
+	}
+
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() != sys.ExitCodeDeadlineExceeded && exit.ExitCode() != sys.ExitCodeContextCanceled {
+		msg := fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d", req.ID, exit.ExitCode())
+		if c.stderr.oom {
+			msg += fmt.Sprintf(" (out of memory, limit %d MiB)", c.fn.memMiB)
+		}
+		doc, _ := json.Marshal(struct {
+			Message string `json:"errorMessage"`
+			Type    string `json:"errorType"`
+		}{msg, "Runtime.ExitError"})
+		return &engine.Response{Payload: doc, FunctionError: true}, nil
+	}
+	return nil, c.fn.failure(err, c.stderr.oom)
+}
+
+// Close marks the instance closed; between invocations it holds no module.
+func (c *command) Close(context.Context) error {
+	c.closed = true
+	return nil
+}
+
+var _ engine.Instance = (*command)(nil)

@@ -1,0 +1,303 @@
+// Package wasm runs functions compiled to WebAssembly on wazero. It
+// implements engine.Engine.
+//
+// A module is compiled once per node: compiled code is kept on disk
+// (wazero's compilation cache) and in memory per artifact hash, shared by
+// every Prepare of that artifact. wazero caps linear memory per Runtime, so
+// the Engine keeps one Runtime per distinct memory size, all sharing one
+// compilation cache. Every Runtime closes a module when its context is done,
+// which is how a timeout stops a guest, even one in an endless loop.
+//
+// Two kinds of module run: reactors built with the Go SDK (sdk/go), which
+// are instantiated once and called per invocation through the ABI in
+// ABI.md, and WASI commands, which get a fresh instance per invocation with
+// the event on stdin and the response on stdout.
+package wasm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/gureum/gureum/internal/engine"
+)
+
+const (
+	// DefaultMemoryMiB caps an instance's memory when Spec.MemoryMiB is 0.
+	DefaultMemoryMiB = 128
+	// MaxMemoryMiB is the most a 32-bit WebAssembly memory can hold.
+	MaxMemoryMiB = 4096
+	// DefaultInitTimeout bounds a cold start when Config.InitTimeout is 0.
+	DefaultInitTimeout = 10 * time.Second
+
+	pagesPerMiB = 16 // 64 KiB WebAssembly pages
+)
+
+// Config configures an Engine.
+type Config struct {
+	// CacheDir holds compiled modules across restarts. Empty keeps them in
+	// memory only.
+	CacheDir string
+	// InitTimeout bounds instantiation and the program's initialization
+	// (package initializers and main) in NewInstance, on top of the
+	// caller's context. Zero means DefaultInitTimeout.
+	InitTimeout time.Duration
+}
+
+// Validate reports a configuration the Engine cannot use.
+func (c Config) Validate() error {
+	if c.InitTimeout < 0 {
+		return fmt.Errorf("wasm: negative init timeout %s", c.InitTimeout)
+	}
+	return nil
+}
+
+// Engine prepares wasm functions. It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	cache wazero.CompilationCache
+
+	mu       sync.Mutex
+	runtimes map[uint32]*memRuntime // by memory limit in pages
+	modules  map[moduleKey]*module
+	closed   bool
+}
+
+// memRuntime is a wazero Runtime whose modules share one memory limit, with
+// WASI and the gureum host module instantiated in it.
+type memRuntime struct {
+	wazero.Runtime
+	memMiB int
+}
+
+type moduleKey struct {
+	pages uint32
+	hash  string
+}
+
+// module is a compiled artifact in one runtime, shared by every function
+// prepared from it.
+type module struct {
+	key      moduleKey
+	ready    chan struct{} // closed once compiled and kind are set
+	compiled wazero.CompiledModule
+	kind     kind
+	err      error
+	refs     int // guarded by Engine.mu
+}
+
+// New returns an Engine. Close it to release compiled code.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.InitTimeout == 0 {
+		cfg.InitTimeout = DefaultInitTimeout
+	}
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	return &Engine{
+		cfg:      cfg,
+		cache:    cache,
+		runtimes: make(map[uint32]*memRuntime),
+		modules:  make(map[moduleKey]*module),
+	}, nil
+}
+
+// Prepare compiles (or finds compiled) the artifact of spec and checks that
+// it is a reactor or a command. An artifact that is not a usable module is
+// reported with engine.ErrInvalidArtifact.
+func (e *Engine) Prepare(ctx context.Context, spec engine.Spec) (engine.Function, error) {
+	if spec.Runtime != "" && spec.Runtime != "wasm" {
+		return nil, fmt.Errorf("prepare %s: %w: runtime %q is not wasm", spec.Function, engine.ErrInvalidArtifact, spec.Runtime)
+	}
+	memMiB := spec.MemoryMiB
+	if memMiB == 0 {
+		memMiB = DefaultMemoryMiB
+	}
+	if memMiB < 0 || memMiB > MaxMemoryMiB {
+		return nil, fmt.Errorf("prepare %s: memory %d MiB is outside 1..%d", spec.Function, spec.MemoryMiB, MaxMemoryMiB)
+	}
+
+	var bin []byte
+	hash := strings.ToLower(spec.ArtifactHash)
+	if hash == "" {
+		var err error
+		if bin, err = readArtifact(spec); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(bin)
+		hash = hex.EncodeToString(sum[:])
+	}
+
+	m, rt, err := e.acquire(ctx, spec, moduleKey{pages: uint32(memMiB) * pagesPerMiB, hash: hash}, bin)
+	if err != nil {
+		return nil, err
+	}
+	return newFunction(e, rt, m, spec, memMiB), nil
+}
+
+// acquire returns the module for key, compiling it if no other Prepare has.
+// The caller holds a reference until it calls release.
+func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, bin []byte) (*module, *memRuntime, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, nil, fmt.Errorf("prepare %s: wasm engine closed", spec.Function)
+	}
+	rt, err := e.runtimeLocked(ctx, key.pages)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, nil, fmt.Errorf("prepare %s: %w", spec.Function, err)
+	}
+	m, found := e.modules[key]
+	if !found {
+		m = &module{key: key, ready: make(chan struct{})}
+		e.modules[key] = m
+	}
+	m.refs++
+	e.mu.Unlock()
+
+	if !found {
+		// The compilation is shared by every waiter, so one caller's
+		// cancellation does not fail it for the others.
+		m.compiled, m.kind, m.err = compile(context.WithoutCancel(ctx), rt, spec, key.hash, bin)
+		if m.err != nil {
+			e.mu.Lock()
+			delete(e.modules, key)
+			e.mu.Unlock()
+		}
+		close(m.ready)
+	}
+
+	select {
+	case <-m.ready:
+	case <-ctx.Done():
+		e.release(m)
+		return nil, nil, fmt.Errorf("prepare %s: %w", spec.Function, ctx.Err())
+	}
+	if m.err != nil {
+		return nil, nil, m.err
+	}
+	return m, rt, nil
+}
+
+// release drops a reference to m and closes its compiled code after the last.
+func (e *Engine) release(m *module) {
+	e.mu.Lock()
+	m.refs--
+	last := m.refs == 0 && e.modules[m.key] == m
+	if last {
+		delete(e.modules, m.key)
+	}
+	closed := e.closed
+	e.mu.Unlock()
+	if last && !closed {
+		_ = m.compiled.Close(context.Background())
+	}
+}
+
+// runtimeLocked returns the runtime for a memory limit, creating it on first
+// use. e.mu must be held.
+func (e *Engine) runtimeLocked(ctx context.Context, pages uint32) (*memRuntime, error) {
+	if rt := e.runtimes[pages]; rt != nil {
+		return rt, nil
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(e.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(true)
+	rt := &memRuntime{Runtime: wazero.NewRuntimeWithConfig(ctx, cfg), memMiB: int(pages / pagesPerMiB)}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := instantiateHost(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	e.runtimes[pages] = rt
+	return rt, nil
+}
+
+// Close closes every runtime, and with them every instance, and the
+// in-memory compilation cache. The on-disk cache stays. Close is idempotent.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	runtimes := e.runtimes
+	e.runtimes = nil
+	e.modules = nil
+	e.mu.Unlock()
+
+	var errs []error
+	for _, rt := range runtimes {
+		if err := rt.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := e.cache.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close wasm engine: %w", err)
+	}
+	return nil
+}
+
+func readArtifact(spec engine.Spec) ([]byte, error) {
+	bin, err := os.ReadFile(spec.ArtifactPath)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: read artifact: %w", spec.Function, err)
+	}
+	return bin, nil
+}
+
+// compile reads, verifies and compiles an artifact and finds its kind.
+func compile(ctx context.Context, rt *memRuntime, spec engine.Spec, hash string, bin []byte) (wazero.CompiledModule, kind, error) {
+	if bin == nil {
+		var err error
+		if bin, err = readArtifact(spec); err != nil {
+			return nil, 0, err
+		}
+		sum := sha256.Sum256(bin)
+		if got := hex.EncodeToString(sum[:]); got != hash {
+			return nil, 0, fmt.Errorf("prepare %s: %w: %s has sha256 %s, expected %s",
+				spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, got, hash)
+		}
+	}
+	cm, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		return nil, 0, fmt.Errorf("prepare %s: %w: %s is not a WebAssembly module wazero can run within %d MiB: %v",
+			spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, rt.memMiB, err)
+	}
+	k, err := classify(rt, cm)
+	if err != nil {
+		_ = cm.Close(ctx)
+		return nil, 0, fmt.Errorf("prepare %s: %w: %s %v", spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, err)
+	}
+	return cm, k, nil
+}
+
+var _ engine.Engine = (*Engine)(nil)

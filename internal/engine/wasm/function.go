@@ -1,0 +1,194 @@
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/gureum/gureum/internal/engine"
+)
+
+// kind is how a module is run.
+type kind int
+
+const (
+	kindReactor kind = iota + 1 // instantiated once, called per invocation (ABI.md)
+	kindCommand                 // a WASI program run once per invocation
+)
+
+// The reactor ABI's exports (ABI.md).
+const (
+	exportInitialize = "_initialize"
+	exportStart      = "gureum_start"
+	exportBuffer     = "gureum_buffer"
+	exportHandle     = "gureum_handle"
+	exportCommand    = "_start"
+	exportMemory     = "memory"
+)
+
+// classify finds a compiled module's kind from its exports, and checks that
+// the runtime provides every function it imports.
+func classify(rt wazero.Runtime, cm wazero.CompiledModule) (kind, error) {
+	for _, imp := range cm.ImportedFunctions() {
+		modName, name, _ := imp.Import()
+		var def api.FunctionDefinition
+		if m := rt.Module(modName); m != nil {
+			def = m.ExportedFunctionDefinitions()[name]
+		}
+		if def == nil {
+			return 0, fmt.Errorf("imports %s.%s, which gureum does not provide", modName, name)
+		}
+		if !slices.Equal(def.ParamTypes(), imp.ParamTypes()) || !slices.Equal(def.ResultTypes(), imp.ResultTypes()) {
+			return 0, fmt.Errorf("imports %s.%s with the wrong signature", modName, name)
+		}
+	}
+
+	exports := cm.ExportedFunctions()
+	i32 := api.ValueTypeI32
+	switch {
+	case exports[exportHandle] != nil:
+		want := []struct {
+			name            string
+			params, results []api.ValueType
+		}{
+			{exportInitialize, nil, nil},
+			{exportStart, nil, nil},
+			{exportBuffer, []api.ValueType{i32}, []api.ValueType{i32}},
+			{exportHandle, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+		}
+		for _, w := range want {
+			def := exports[w.name]
+			if def == nil {
+				return 0, fmt.Errorf("exports %s but not %s; build reactors with the gureum Go SDK", exportHandle, w.name)
+			}
+			if !slices.Equal(def.ParamTypes(), w.params) || !slices.Equal(def.ResultTypes(), w.results) {
+				return 0, fmt.Errorf("exports %s with the wrong signature", w.name)
+			}
+		}
+		if cm.ExportedMemories()[exportMemory] == nil {
+			return 0, fmt.Errorf("is a reactor that does not export its memory as %q", exportMemory)
+		}
+		return kindReactor, nil
+	case exports[exportCommand] != nil:
+		return kindCommand, nil
+	case exports[exportInitialize] != nil:
+		return 0, fmt.Errorf("is a reactor without %s: its main must call gureum.Start (import github.com/gureum/gureum/sdk/go)", exportHandle)
+	}
+	return 0, fmt.Errorf("exports neither %s (a reactor built with the gureum Go SDK) nor %s (a WASI command)", exportHandle, exportCommand)
+}
+
+// function is a prepared function version.
+type function struct {
+	e       *Engine
+	rt      *memRuntime
+	mod     *module
+	name    string
+	memMiB  int
+	timeout time.Duration
+	config  wazero.ModuleConfig // shared by every instance; each adds its own I/O
+	closed  atomic.Bool
+}
+
+func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB int) *function {
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // instances are anonymous, so any number can coexist
+		WithArgs(spec.Function).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithStartFunctions() // run explicitly, to tell init from invocation
+	// The function's own environment plus the variables Lambda sets, never
+	// the host's.
+	env := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        spec.Function,
+		"AWS_LAMBDA_FUNCTION_VERSION":     spec.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(memMiB),
+	}
+	maps.Copy(env, spec.Env)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		cfg = cfg.WithEnv(k, env[k])
+	}
+	return &function{
+		e:       e,
+		rt:      rt,
+		mod:     m,
+		name:    spec.Function,
+		memMiB:  memMiB,
+		timeout: spec.Timeout,
+		config:  cfg,
+	}
+}
+
+// NewInstance starts one instance: for a reactor it runs the module's
+// initialization and main, writing their output to log; for a command it
+// only sets up, as each invocation starts the program afresh.
+func (f *function) NewInstance(ctx context.Context, log io.Writer) (engine.Instance, error) {
+	if f.closed.Load() {
+		return nil, fmt.Errorf("%s: new instance of a closed function", f.name)
+	}
+	if f.mod.kind == kindCommand {
+		return newCommand(f), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.e.cfg.InitTimeout)
+	defer cancel()
+	return newReactor(ctx, f, log)
+}
+
+// Close releases the function's compiled code once no other prepared
+// function shares it. Its instances keep running until closed.
+func (f *function) Close(context.Context) error {
+	if f.closed.CompareAndSwap(false, true) {
+		f.e.release(f.mod)
+	}
+	return nil
+}
+
+// invocationContext bounds ctx by the request's deadline.
+func invocationContext(ctx context.Context, req *engine.Request) (context.Context, context.CancelFunc) {
+	if req.Deadline.IsZero() {
+		return ctx, func() {}
+	}
+	if d, ok := ctx.Deadline(); ok && !d.After(req.Deadline) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, req.Deadline)
+}
+
+// failure turns what a call into the guest returned into an engine error.
+// oom says the guest reported running out of memory.
+func (f *function) failure(err error, oom bool) error {
+	var detail string
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			if f.timeout > 0 {
+				return fmt.Errorf("%s: %w (timeout %s)", f.name, engine.ErrTimeout, f.timeout)
+			}
+			return fmt.Errorf("%s: %w", f.name, engine.ErrTimeout)
+		case sys.ExitCodeContextCanceled:
+			return fmt.Errorf("%s: invocation %w", f.name, context.Canceled)
+		}
+		detail = fmt.Sprintf("exited with code %d", exit.ExitCode())
+	} else {
+		detail, _, _ = strings.Cut(err.Error(), "\n") // drop wazero's wasm stack trace
+	}
+	if oom {
+		detail = fmt.Sprintf("out of memory (limit %d MiB): %s", f.memMiB, detail)
+	}
+	return fmt.Errorf("%s: %w: %s", f.name, engine.ErrCrashed, detail)
+}
+
+var _ engine.Function = (*function)(nil)

@@ -1,0 +1,199 @@
+package wasm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/gureum/gureum/internal/engine"
+)
+
+// Statuses gureum_handle returns (ABI.md).
+const (
+	statusOK        = 0
+	statusError     = 1
+	statusPanic     = 2
+	statusNoHandler = 3
+)
+
+// reactor is an instance of a module built with the Go SDK: instantiated
+// once, then called once per invocation.
+//
+// An error from Invoke leaves the instance closed: later calls fail, and the
+// caller discards it. Invoke may return a Response together with an error:
+// when the handler panicked, the Response holds the error document for the
+// caller while the error (engine.ErrCrashed) says the instance is gone, as
+// Lambda restarts a runtime after a panic.
+//
+// An instance serves one invocation at a time; it is not safe for
+// concurrent use.
+type reactor struct {
+	call
+	mod    api.Module
+	mem    api.Memory
+	handle api.Function
+	buffer api.Function
+
+	// The guest's request buffer, as gureum_buffer last returned it.
+	bufPtr, bufCap uint32
+
+	stdout, stderr logSink
+	sleeper        sleeper
+	stack          [2]uint64
+}
+
+func newReactor(ctx context.Context, f *function, log io.Writer) (*reactor, error) {
+	r := &reactor{call: call{fn: f}}
+	r.stderr.watch = true
+	r.point(ctx, log)
+	defer r.point(nil, nil)
+
+	cfg := f.config.
+		WithStdout(&r.stdout).
+		WithStderr(&r.stderr).
+		WithNanosleep(r.sleeper.sleep)
+	ctx = r.bind(ctx)
+	mod, err := f.rt.InstantiateModule(ctx, f.mod.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrInit, f.failure(err, r.stderr.oom))
+	}
+	r.mod = mod
+	r.mem = mod.Memory()
+	r.handle = mod.ExportedFunction(exportHandle)
+	r.buffer = mod.ExportedFunction(exportBuffer)
+	for _, name := range []string{exportInitialize, exportStart} {
+		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("%w: %s: %w", engine.ErrInit, name, f.failure(err, r.stderr.oom))
+		}
+	}
+	return r, nil
+}
+
+// point directs the guest's output at log and its sleeps at ctx.
+func (r *reactor) point(ctx context.Context, log io.Writer) {
+	r.stdout.point(log)
+	r.stderr.point(log)
+	r.sleeper.done = nil
+	if ctx != nil {
+		r.sleeper.done = ctx.Done()
+	}
+}
+
+// Invoke serves one request. See the type's documentation for the results.
+func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	if r.mod == nil {
+		return nil, fmt.Errorf("%s: invoke on a closed instance", r.fn.name)
+	}
+	ctx, cancel := invocationContext(ctx, req)
+	defer cancel()
+	ctx = r.bind(ctx)
+	r.reset()
+	r.point(ctx, req.Log)
+	defer r.point(nil, nil)
+
+	metaLen, err := r.writeRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r.stack[0] = uint64(metaLen)
+	r.stack[1] = uint64(len(req.Payload))
+	if err := r.handle.CallWithStack(ctx, r.stack[:]); err != nil {
+		return nil, r.fail(ctx, r.fn.failure(err, r.stderr.oom))
+	}
+
+	status := api.DecodeU32(r.stack[0])
+	if r.tooLarge {
+		return nil, r.fail(ctx, fmt.Errorf("%s: %w: more than %d bytes", r.fn.name, engine.ErrResponseTooLarge, engine.MaxResponseBytes))
+	}
+	switch status {
+	case statusOK, statusError, statusPanic:
+		if !r.responded {
+			return nil, r.fail(ctx, fmt.Errorf("%s: %w: handler returned status %d without a response", r.fn.name, engine.ErrCrashed, status))
+		}
+		resp := &engine.Response{Payload: r.response, FunctionError: status != statusOK}
+		if status == statusPanic {
+			return resp, r.fail(ctx, fmt.Errorf("%s: %w: handler panicked: %s", r.fn.name, engine.ErrCrashed, errorMessage(r.response)))
+		}
+		return resp, nil
+	case statusNoHandler:
+		return nil, r.fail(ctx, fmt.Errorf("%s: %w: no handler registered: main must call gureum.Start", r.fn.name, engine.ErrInit))
+	}
+	return nil, r.fail(ctx, fmt.Errorf("%s: %w: unknown handler status %d", r.fn.name, engine.ErrCrashed, status))
+}
+
+// fail closes the instance, which an error leaves unfit for use, and
+// returns err.
+func (r *reactor) fail(ctx context.Context, err error) error {
+	_ = r.Close(context.WithoutCancel(ctx))
+	return err
+}
+
+// writeRequest copies the metadata and the payload into the guest's buffer,
+// growing it first when needed, and returns the metadata's length.
+func (r *reactor) writeRequest(ctx context.Context, req *engine.Request) (uint32, error) {
+	var deadline [20]byte
+	ms := strconv.AppendInt(deadline[:0], req.Deadline.UnixMilli(), 10)
+	if req.Deadline.IsZero() {
+		ms = append(deadline[:0], '0')
+	}
+	metaLen := len(req.ID) + 1 + len(ms) + 1 + len(req.FunctionARN) + 1 + len(req.TraceID)
+	total := uint64(metaLen) + uint64(len(req.Payload))
+	if total > 1<<31 {
+		return 0, r.fail(ctx, fmt.Errorf("%s: request of %d bytes is too large", r.fn.name, total))
+	}
+	if uint32(total) > r.bufCap {
+		r.stack[0] = total
+		if err := r.buffer.CallWithStack(ctx, r.stack[:]); err != nil {
+			return 0, r.fail(ctx, r.fn.failure(err, r.stderr.oom))
+		}
+		r.bufPtr, r.bufCap = api.DecodeU32(r.stack[0]), uint32(total)
+	}
+	buf, ok := r.mem.Read(r.bufPtr, uint32(total))
+	if !ok {
+		return 0, r.fail(ctx, fmt.Errorf("%s: %w: request buffer at %#x is outside memory", r.fn.name, engine.ErrCrashed, r.bufPtr))
+	}
+	n := copy(buf, req.ID)
+	buf[n] = '\n'
+	n++
+	n += copy(buf[n:], ms)
+	buf[n] = '\n'
+	n++
+	n += copy(buf[n:], req.FunctionARN)
+	buf[n] = '\n'
+	n++
+	n += copy(buf[n:], req.TraceID)
+	copy(buf[n:], req.Payload)
+	return uint32(metaLen), nil
+}
+
+// Close closes the module. It is idempotent.
+func (r *reactor) Close(ctx context.Context) error {
+	if r.mod == nil {
+		return nil
+	}
+	err := r.mod.Close(ctx)
+	r.mod = nil
+	if err != nil {
+		return fmt.Errorf("%s: close instance: %w", r.fn.name, err)
+	}
+	return nil
+}
+
+// errorMessage is the errorMessage of a Lambda error document, for an error
+// string.
+func errorMessage(doc []byte) string {
+	var d struct {
+		Message string `json:"errorMessage"`
+	}
+	if json.Unmarshal(doc, &d) != nil || d.Message == "" {
+		return string(doc)
+	}
+	return d.Message
+}
+
+var _ engine.Instance = (*reactor)(nil)

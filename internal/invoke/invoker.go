@@ -1,0 +1,366 @@
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/observe"
+	"github.com/gureum/gureum/internal/pool"
+	"github.com/gureum/gureum/internal/registry"
+)
+
+// Registry is what the invoker needs from the function registry.
+type Registry interface {
+	Get(ctx context.Context, name, qualifier string) (*registry.Version, error)
+	ArtifactPath(ctx context.Context, hash string) (string, error)
+}
+
+// Config wires an Invoker.
+type Config struct {
+	Registry Registry
+	Engines  map[string]engine.Engine // by runtime name
+	Pools    *pool.Manager
+	Logs     *observe.Logs
+	Region   string // for ARNs; default "local"
+	Account  string // for ARNs; default "000000000000"
+}
+
+// Invoker runs invocations. It is safe for concurrent use.
+type Invoker struct {
+	cfg Config
+
+	mu       sync.Mutex
+	versions map[string]map[string]*registry.Version // function -> qualifier -> version
+	prepared map[string]*preparedFn                  // "fn@version" -> prepared function
+
+	inflight sync.WaitGroup
+	closing  atomic.Bool
+}
+
+type preparedFn struct {
+	once sync.Once
+	fn   engine.Function
+	err  error
+	key  pool.Key
+	lim  pool.Limits
+	arn  string
+	ver  *registry.Version
+}
+
+// New returns an Invoker.
+func New(cfg Config) *Invoker {
+	if cfg.Region == "" {
+		cfg.Region = "local"
+	}
+	if cfg.Account == "" {
+		cfg.Account = "000000000000"
+	}
+	return &Invoker{
+		cfg:      cfg,
+		versions: make(map[string]map[string]*registry.Version),
+		prepared: make(map[string]*preparedFn),
+	}
+}
+
+// NewRequestID returns a random UUID (version 4), as Lambda's request ids are.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// ARN returns the function ARN of name (qualified when version is not empty).
+func (inv *Invoker) ARN(name, version string) string {
+	arn := "arn:aws:lambda:" + inv.cfg.Region + ":" + inv.cfg.Account + ":function:" + name
+	if version != "" {
+		arn += ":" + version
+	}
+	return arn
+}
+
+// Forget drops what the invoker cached about a function; the registry watch
+// calls it whenever the function changes.
+func (inv *Invoker) Forget(name string) {
+	inv.mu.Lock()
+	delete(inv.versions, name)
+	inv.mu.Unlock()
+}
+
+// Resolve returns the version a qualifier names, from the cache when possible.
+func (inv *Invoker) Resolve(ctx context.Context, name, qualifier string) (*registry.Version, error) {
+	if qualifier == "" {
+		qualifier = registry.LatestQualifier
+	}
+	inv.mu.Lock()
+	v := inv.versions[name][qualifier]
+	inv.mu.Unlock()
+	if v != nil {
+		return v, nil
+	}
+	v, err := inv.cfg.Registry.Get(ctx, name, qualifier)
+	if err != nil {
+		if errors.Is(err, registry.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s:%s", ErrFunctionNotFound, name, qualifier)
+		}
+		return nil, fmt.Errorf("resolve %s:%s: %w", name, qualifier, err)
+	}
+	inv.mu.Lock()
+	m := inv.versions[name]
+	if m == nil {
+		m = make(map[string]*registry.Version)
+		inv.versions[name] = m
+	}
+	m[qualifier] = v
+	inv.mu.Unlock()
+	return v, nil
+}
+
+// Prepare makes a version ready to start instances (compiles it once).
+func (inv *Invoker) Prepare(ctx context.Context, v *registry.Version) (engine.Function, pool.Key, pool.Limits, error) {
+	p := inv.preparedFor(v)
+	p.once.Do(func() { p.fn, p.err = inv.prepare(ctx, v) })
+	return p.fn, p.key, p.lim, p.err
+}
+
+func (inv *Invoker) preparedFor(v *registry.Version) *preparedFn {
+	id := v.Config.Name + "@" + v.VersionString()
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	p := inv.prepared[id]
+	if p == nil {
+		p = &preparedFn{
+			key: pool.Key{Function: v.Config.Name, Version: v.VersionString()},
+			lim: pool.Limits{Concurrency: v.Config.Concurrency, Provisioned: v.Config.Provisioned},
+			arn: inv.ARN(v.Config.Name, v.VersionString()),
+			ver: v,
+		}
+		inv.prepared[id] = p
+	}
+	return p
+}
+
+func (inv *Invoker) prepare(ctx context.Context, v *registry.Version) (engine.Function, error) {
+	eng := inv.cfg.Engines[v.Config.Runtime]
+	if eng == nil {
+		return nil, fmt.Errorf("%w: runtime %q is not available on this node", ErrInitFailed, v.Config.Runtime)
+	}
+	path, err := inv.cfg.Registry.ArtifactPath(ctx, v.Config.ArtifactHash)
+	if err != nil {
+		return nil, fmt.Errorf("%w: fetch artifact of %s:%d: %v", ErrInitFailed, v.Config.Name, v.Number, err)
+	}
+	fn, err := eng.Prepare(ctx, engine.Spec{
+		Function:     v.Config.Name,
+		Version:      v.VersionString(),
+		Runtime:      v.Config.Runtime,
+		ArtifactPath: path,
+		ArtifactHash: v.Config.ArtifactHash,
+		Handler:      v.Config.Handler,
+		MemoryMiB:    v.Config.MemoryMiB,
+		Timeout:      time.Duration(v.Config.Timeout),
+		Env:          v.Config.Env,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInitFailed, err)
+	}
+	return fn, nil
+}
+
+// Unprepare releases a version that is no longer served.
+func (inv *Invoker) Unprepare(ctx context.Context, name, version string) {
+	id := name + "@" + version
+	inv.mu.Lock()
+	p := inv.prepared[id]
+	delete(inv.prepared, id)
+	inv.mu.Unlock()
+	if p == nil {
+		return
+	}
+	inv.cfg.Pools.Retire(p.key)
+	p.once.Do(func() { p.err = errors.New("retired") })
+	if p.fn != nil {
+		_ = p.fn.Close(ctx)
+	}
+}
+
+// PreparedVersions lists the versions the invoker has prepared, as "fn@version".
+func (inv *Invoker) PreparedVersions() []pool.Key {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	keys := make([]pool.Key, 0, len(inv.prepared))
+	for _, p := range inv.prepared {
+		keys = append(keys, p.key)
+	}
+	return keys
+}
+
+// Invoke runs one synchronous invocation.
+func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
+	inv.inflight.Add(1)
+	defer inv.inflight.Done()
+	if inv.closing.Load() {
+		return nil, ErrShuttingDown
+	}
+	if len(req.Payload) > MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: request of %d bytes is over the %d byte limit", ErrPayloadTooLarge, len(req.Payload), MaxPayloadBytes)
+	}
+	rid := req.RequestID
+	if rid == "" {
+		rid = NewRequestID()
+	}
+	v, err := inv.Resolve(ctx, req.Function, req.Qualifier)
+	if err != nil {
+		return nil, err
+	}
+	fn, key, lim, err := inv.Prepare(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	p := inv.preparedFor(v)
+	ver := key.Version
+	res := &Result{RequestID: rid, Function: v.Config.Name, Version: ver}
+
+	log := inv.cfg.Logs.Writer(v.Config.Name, ver, rid, req.KeepLog)
+	defer log.Close()
+
+	lease, err := inv.cfg.Pools.Acquire(ctx, key, fn, lim, log)
+	if err != nil {
+		if errors.Is(err, pool.ErrThrottled) {
+			return nil, fmt.Errorf("%w: %s", ErrThrottled, v.Config.Name)
+		}
+		inv.report(log, res, v, "init error")
+		res.Log = bytesClone(log.Tail())
+		return res, initError(err)
+	}
+	res.Cold, res.InitDuration = lease.Cold, lease.InitDuration
+
+	timeout := time.Duration(v.Config.Timeout)
+	start := time.Now()
+	callCtx, cancel := context.WithDeadline(ctx, start.Add(timeout))
+	ereq := engine.Request{
+		ID:          rid,
+		Payload:     req.Payload,
+		Deadline:    start.Add(timeout),
+		FunctionARN: p.arn,
+		TraceID:     req.TraceID,
+		Log:         log,
+	}
+	resp, err := lease.Instance.Invoke(callCtx, &ereq)
+	res.Duration = time.Since(start)
+	cancel()
+	lease.Release(err != nil)
+
+	outcome := "success"
+	switch {
+	case err == nil && resp.FunctionError:
+		outcome = "function error"
+	case errors.Is(err, engine.ErrTimeout), err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		outcome = "timeout"
+		log.Printf("%s Task timed out after %.2f seconds", time.Now().UTC().Format(time.RFC3339Nano), timeout.Seconds())
+	case err != nil:
+		outcome = "error"
+	}
+	inv.report(log, res, v, outcome)
+	if req.KeepLog {
+		res.Log = bytesClone(log.Tail())
+	}
+	if resp != nil {
+		res.Payload = resp.Payload
+		res.FunctionError = resp.FunctionError
+	}
+	switch {
+	case err == nil:
+		return res, nil
+	case outcome == "timeout":
+		res.FunctionError = true
+		res.Payload = errorDocument(fmt.Sprintf("%s Task timed out after %.2f seconds", rid, timeout.Seconds()), "Sandbox.Timedout")
+		return res, fmt.Errorf("%w after %s", ErrTimeout, timeout)
+	case errors.Is(err, engine.ErrResponseTooLarge):
+		res.FunctionError = true
+		res.Payload = errorDocument(err.Error(), "Function.ResponseSizeTooLarge")
+		return res, fmt.Errorf("%w: %v", ErrFunctionFailed, err)
+	default:
+		if res.Payload == nil {
+			res.FunctionError = true
+			res.Payload = errorDocument(err.Error(), "Runtime.ExitError")
+		}
+		return res, fmt.Errorf("%w: %v", ErrFunctionFailed, err)
+	}
+}
+
+func (inv *Invoker) report(log *observe.InvocationLog, res *Result, v *registry.Version, outcome string) {
+	billed := int64(math.Ceil(float64(res.Duration) / float64(time.Millisecond)))
+	if billed < 1 {
+		billed = 1
+	}
+	line := "REPORT RequestId: " + res.RequestID +
+		" Version: " + res.Version +
+		" Duration: " + strconv.FormatFloat(float64(res.Duration)/float64(time.Millisecond), 'f', 2, 64) + " ms" +
+		" Billed Duration: " + strconv.FormatInt(billed, 10) + " ms" +
+		" Memory Size: " + strconv.Itoa(v.Config.MemoryMiB) + " MB"
+	if res.Cold {
+		line += " Init Duration: " + strconv.FormatFloat(float64(res.InitDuration)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+	}
+	if outcome != "success" {
+		line += " Status: " + outcome
+	}
+	log.Printf("%s", line)
+}
+
+func initError(err error) error {
+	if errors.Is(err, ErrInitFailed) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrInitFailed, err)
+}
+
+// errorDocument is a Lambda error payload.
+func errorDocument(msg, typ string) []byte {
+	b, _ := json.Marshal(struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}{msg, typ})
+	return b
+}
+
+func bytesClone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// Shutdown stops accepting invocations and waits for those in flight until
+// ctx ends.
+func (inv *Invoker) Shutdown(ctx context.Context) error {
+	inv.closing.Store(true)
+	done := make(chan struct{})
+	go func() { inv.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drain invocations: %w", ctx.Err())
+	}
+}

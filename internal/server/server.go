@@ -1,0 +1,359 @@
+// Package server is the composition root of a gureum node: New wires the
+// packages together, Start brings them up in order, Shutdown takes them down
+// in reverse order after draining in-flight work.
+//
+// Start order: data dir and token → bus (NATS JetStream) → registry → logs →
+// engines → pools → invoker → gateway routes → listeners → watch → ready.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/process"
+	"github.com/gureum/gureum/internal/engine/wasm"
+	"github.com/gureum/gureum/internal/gateway"
+	"github.com/gureum/gureum/internal/invoke"
+	"github.com/gureum/gureum/internal/observe"
+	"github.com/gureum/gureum/internal/pool"
+	"github.com/gureum/gureum/internal/registry"
+)
+
+// Server is one gureum node.
+type Server struct {
+	cfg config.Config
+	log *slog.Logger
+
+	token   string
+	bus     *bus.Bus
+	reg     *registry.Registry
+	logs    *observe.Logs
+	engines map[string]engine.Engine
+	pools   *pool.Manager
+	inv     *invoke.Invoker
+	gw      *gateway.Gateway
+	admin   *admin.Handler
+
+	httpSrv  *http.Server
+	adminSrv *http.Server
+	addr     string
+	adminAdr string
+
+	ready     atomic.Bool
+	deployMu  sync.Mutex // one deploy at a time on this node
+	refreshMu sync.Mutex // serializes route and pool refreshes
+
+	watchCancel context.CancelFunc
+	wg          sync.WaitGroup
+	shutdown    sync.Once
+	shutdownErr error
+}
+
+// Option adjusts a Server.
+type Option func(*Server)
+
+// WithLogger sets the platform logger (default: text to stderr, info level).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// New returns a node for cfg; nothing runs until Start.
+func New(cfg config.Config, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = abs
+	s := &Server{cfg: cfg}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return s, nil
+}
+
+// Start brings the node up. When it returns nil the node serves requests and
+// /healthz answers 200.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if s.token, err = loadToken(s.cfg); err != nil {
+		return err
+	}
+	if s.bus, err = bus.Start(ctx, bus.Config{
+		DataDir: s.cfg.DataDir,
+		URL:     s.cfg.NATSURL,
+		Listen:  s.cfg.NATSListen,
+		Name:    "gureum",
+	}); err != nil {
+		return fmt.Errorf("start NATS: %w", err)
+	}
+	if s.reg, err = registry.Open(ctx, s.bus.JetStream(), registry.Config{CacheDir: s.cfg.Path("artifacts")}); err != nil {
+		return fmt.Errorf("open registry: %w", err)
+	}
+	if s.logs, err = observe.OpenLogs(ctx, s.bus.Conn(), s.bus.JetStream(), observe.LogsConfig{Retention: s.cfg.LogRetention}); err != nil {
+		return err
+	}
+	wasmEng, err := wasm.New(wasm.Config{CacheDir: s.cfg.Path("cache", "wasm")})
+	if err != nil {
+		return fmt.Errorf("start wasm runtime: %w", err)
+	}
+	s.engines = map[string]engine.Engine{"wasm": wasmEng}
+	procEng, err := process.New(process.Config{})
+	if err != nil {
+		return fmt.Errorf("start process runtime: %w", err)
+	}
+	s.engines["process"] = procEng
+	pcfg := pool.DefaultConfig()
+	pcfg.IdleTimeout = s.cfg.IdleTimeout
+	if pcfg.ReapInterval > s.cfg.IdleTimeout/2 {
+		pcfg.ReapInterval = s.cfg.IdleTimeout / 2
+	}
+	pcfg.DefaultConcurrency = s.cfg.DefaultConcurrency
+	pcfg.OnError = func(key pool.Key, err error) {
+		s.log.Warn("instance pool", "function", key.Function, "version", key.Version, "err", err)
+	}
+	if s.pools, err = pool.New(pcfg); err != nil {
+		return err
+	}
+	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs})
+	s.admin = admin.NewHandler(s, s.token)
+	gwCfg := gateway.Config{
+		Invoker:      s.inv,
+		Ready:        s.ready.Load,
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+	}
+	if s.cfg.AdminListen == "" {
+		gwCfg.Admin = s.admin
+	}
+	if s.gw, err = gateway.New(gwCfg); err != nil {
+		return err
+	}
+	if err := s.refresh(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another gureum running? try --listen 127.0.0.1:8081)", s.cfg.Listen, err)
+	}
+	s.addr = ln.Addr().String()
+	s.adminAdr = s.addr
+	s.httpSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second}
+	s.serve(s.httpSrv, ln)
+	if s.cfg.AdminListen != "" {
+		aln, err := net.Listen("tcp", s.cfg.AdminListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.AdminListen, err)
+		}
+		s.adminAdr = aln.Addr().String()
+		mux := http.NewServeMux()
+		mux.Handle(admin.Prefix+"/", s.admin)
+		s.adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.serve(s.adminSrv, aln)
+	}
+	if err := s.watch(ctx); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// watch follows registry changes from every node sharing the JetStream.
+func (s *Server) watch(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.watchCancel = cancel
+	ch, err := s.reg.Watch(wctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("watch registry: %w", err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for range ch {
+			// Coalesce bursts: drain what is queued, then rebuild once.
+			for len(ch) > 0 {
+				<-ch
+			}
+			if err := s.refresh(wctx); err != nil && wctx.Err() == nil {
+				s.log.Error("apply registry change", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// refresh makes routes, caches and pools match the registry.
+func (s *Server) refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	latest, err := s.reg.LatestAll(ctx)
+	if err != nil {
+		return fmt.Errorf("load functions: %w", err)
+	}
+	var routes []gateway.Route
+	served := make(map[pool.Key]bool)
+	for _, v := range latest {
+		s.inv.Forget(v.Config.Name)
+		for _, r := range v.Config.Routes {
+			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: v.Config.Name})
+		}
+		served[pool.Key{Function: v.Config.Name, Version: v.VersionString()}] = true
+	}
+	if err := s.gw.SetRoutes(routes); err != nil {
+		return fmt.Errorf("routes: %w", err)
+	}
+	// Versions no longer behind $LATEST stop being served on this node.
+	for _, key := range s.inv.PreparedVersions() {
+		if !served[key] {
+			s.inv.Forget(key.Function)
+			s.inv.Unprepare(ctx, key.Function, key.Version)
+		}
+	}
+	// Provisioned instances of every served version.
+	for _, v := range latest {
+		if v.Config.Provisioned == 0 {
+			continue
+		}
+		fn, key, lim, err := s.inv.Prepare(ctx, v)
+		if err != nil {
+			s.log.Warn("prepare provisioned function", "function", v.Config.Name, "err", err)
+			continue
+		}
+		if err := s.pools.Ensure(key, fn, lim); err != nil {
+			s.log.Warn("provision function", "function", v.Config.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// Addr is the address of the node's HTTP listener.
+func (s *Server) Addr() string { return s.addr }
+
+// AdminAddr is the address serving the admin API.
+func (s *Server) AdminAddr() string { return s.adminAdr }
+
+// Token is the admin token.
+func (s *Server) Token() string { return s.token }
+
+// Invoker is the node's invoker.
+func (s *Server) Invoker() *invoke.Invoker { return s.inv }
+
+// Pools is the node's instance pools.
+func (s *Server) Pools() *pool.Manager { return s.pools }
+
+// Shutdown stops the node: it stops accepting requests, lets in-flight
+// invocations finish until ctx ends, then stops every component. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.shutdownErr = s.shutdownOnce(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdownOnce(ctx context.Context) error {
+	s.ready.Store(false)
+	var errs []error
+	if s.httpSrv != nil {
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+			_ = s.httpSrv.Close()
+		}
+	}
+	if s.adminSrv != nil {
+		if err := s.adminSrv.Shutdown(ctx); err != nil {
+			_ = s.adminSrv.Close()
+		}
+	}
+	if s.inv != nil {
+		if err := s.inv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.watchCancel != nil {
+		s.watchCancel()
+	}
+	if s.pools != nil {
+		if err := s.pools.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("pools: %w", err))
+		}
+	}
+	for name, e := range s.engines {
+		if err := e.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s runtime: %w", name, err))
+		}
+	}
+	if s.logs != nil {
+		if err := s.logs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.bus != nil {
+		if err := s.bus.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("NATS: %w", err))
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadToken returns the configured admin token, or the one stored in the data
+// directory, creating it at first start.
+func loadToken(cfg config.Config) (string, error) {
+	if cfg.Token != "" {
+		return cfg.Token, nil
+	}
+	path := cfg.Path("token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	t := "gur_" + hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	return t, nil
+}
