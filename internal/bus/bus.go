@@ -50,6 +50,9 @@ type Config struct {
 	Replicas int
 	// Debug sends the embedded server's log to standard error.
 	Debug bool
+	// OnAsyncError receives errors the connection reports outside any call
+	// (a slow consumer, a consumer deleted under a subscription); nil drops them.
+	OnAsyncError func(subject string, err error)
 }
 
 // Bus is a live connection to JetStream and, in embedded mode, the server
@@ -171,6 +174,15 @@ func (b *Bus) connect(ctx context.Context, url string, extra ...nats.Option) err
 	opts := append([]nats.Option{
 		nats.Name(b.cfg.Name),
 		nats.ClosedHandler(func(*nats.Conn) { once.Do(func() { close(b.closed) }) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if b.cfg.OnAsyncError != nil {
+				subject := ""
+				if sub != nil {
+					subject = sub.Subject
+				}
+				b.cfg.OnAsyncError(subject, err)
+			}
+		}),
 	}, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

@@ -46,6 +46,9 @@ invocations finish within the drain timeout, then exits.`,
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "let other nodes reach the embedded NATS server on this address")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "stop idle instances beyond the provisioned ones after this long (scale to zero)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on shutdown, how long in-flight invocations may take to finish")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region named in ARNs and Signature V4 scopes")
+	f.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "verify Signature V4 on the AWS-compatible APIs with this key (env GUREUM_ACCESS_KEY_ID; default: accept any)")
+	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", cfg.SecretAccessKey, "secret of --access-key-id (env GUREUM_SECRET_ACCESS_KEY)")
 	f.IntVar(&cfg.DefaultConcurrency, "default-concurrency", cfg.DefaultConcurrency, "concurrency limit of a function that sets none")
 	return cmd
 }

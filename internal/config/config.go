@@ -41,6 +41,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// LogRetention is how long function logs are kept.
 	LogRetention time.Duration
+	// Region names the node's region in ARNs and in Signature V4 scopes.
+	Region string
+	// AccessKeyID and SecretAccessKey, when both are set, make the
+	// AWS-compatible APIs (the Lambda Invoke API) verify Signature V4 and
+	// refuse requests not signed with them. When empty, any credentials are
+	// accepted: the local default.
+	AccessKeyID     string
+	SecretAccessKey string
 	// Env is the environment handed to build tools (the Go toolchain).
 	Env []string
 }
@@ -55,6 +63,7 @@ func Default() Config {
 		DefaultConcurrency: 100,
 		MaxBodyBytes:       6 << 20,
 		LogRetention:       7 * 24 * time.Hour,
+		Region:             "us-east-1",
 	}
 }
 
@@ -77,6 +86,12 @@ func (c Config) FromEnv(env []string) (Config, error) {
 			c.NATSURL = v
 		case "GUREUM_TOKEN":
 			c.Token = v
+		case "GUREUM_REGION":
+			c.Region = v
+		case "GUREUM_ACCESS_KEY_ID":
+			c.AccessKeyID = v
+		case "GUREUM_SECRET_ACCESS_KEY":
+			c.SecretAccessKey = v
 		case "GUREUM_IDLE_TIMEOUT":
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -117,6 +132,12 @@ func (c Config) Validate() error {
 	}
 	if c.NATSURL != "" && !strings.Contains(c.NATSURL, "://") {
 		errs = append(errs, fmt.Errorf("nats url %q: want a URL such as nats://127.0.0.1:4222", c.NATSURL))
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		errs = append(errs, errors.New("access key id and secret access key go together: set both or neither"))
+	}
+	if c.Region == "" {
+		errs = append(errs, errors.New("region is empty; e.g. --region us-east-1"))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("idle timeout %s: must be positive", c.IdleTimeout))

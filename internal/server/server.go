@@ -112,6 +112,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		URL:     s.cfg.NATSURL,
 		Listen:  s.cfg.NATSListen,
 		Name:    "gureum",
+		OnAsyncError: func(subject string, err error) {
+			if s.ready.Load() {
+				s.log.Warn("NATS", "subject", subject, "err", err)
+			}
+		},
 	}); err != nil {
 		return fmt.Errorf("start NATS: %w", err)
 	}
@@ -143,7 +148,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.pools, err = pool.New(pcfg); err != nil {
 		return err
 	}
-	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs})
+	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs, Region: s.cfg.Region})
 	s.admin = admin.NewHandler(s, s.token)
 	gwCfg := gateway.Config{
 		Invoker:      s.inv,

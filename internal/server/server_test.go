@@ -134,7 +134,7 @@ func TestFailuresAreContained(t *testing.T) {
 	n.Deploy(project(t, "failures", `
   f:
     build: BUILD
-    timeout: 1s
+    timeout: 2s
     memory: 128
     events:
       - http: POST /f

@@ -27,13 +27,16 @@ type invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
-// reflectHandler calls a handler function through reflection. Its output
-// buffer is reused: a result is valid until the next call.
+// reflectHandler calls a handler function through reflection. It reuses its
+// buffers: a result is valid until the next call, and calls must not
+// overlap (the host makes one at a time).
 type reflectHandler struct {
 	fn           reflect.Value
 	takesContext bool
 	eventType    reflect.Type // nil when the handler takes no event
+	args         [2]reflect.Value
 	out          bytes.Buffer
+	enc          *json.Encoder // writes to out
 }
 
 // errorHandler reports a handler that cannot be called, on every invocation,
@@ -68,6 +71,8 @@ func newHandler(handler any) invoker {
 		return errorHandler{err}
 	}
 	h := &reflectHandler{fn: fn, takesContext: takesContext}
+	h.enc = json.NewEncoder(&h.out)
+	h.enc.SetEscapeHTML(false)
 	if (t.NumIn() == 1 && !takesContext) || t.NumIn() == 2 {
 		h.eventType = t.In(t.NumIn() - 1)
 	}
@@ -116,14 +121,21 @@ func validateReturns(t reflect.Type) error {
 // Invoke decodes the event, calls the handler and encodes its result.
 func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	trace := handlertrace.FromContext(ctx)
-	args := make([]reflect.Value, 0, 2)
+	args := h.args[:0]
+	defer clear(h.args[:])
 	if h.takesContext {
 		args = append(args, reflect.ValueOf(ctx))
 	}
 	if h.eventType != nil {
 		event := reflect.New(h.eventType)
-		if err := json.NewDecoder(bytes.NewReader(payload)).Decode(event.Interface()); err != nil {
-			return nil, err
+		if err := json.Unmarshal(payload, event.Interface()); err != nil {
+			// lambda.NewHandler decodes with a json.Decoder, which differs
+			// from Unmarshal on trailing data and in its errors; Unmarshal
+			// is faster when the event is well formed.
+			event = reflect.New(h.eventType)
+			if err := json.NewDecoder(bytes.NewReader(payload)).Decode(event.Interface()); err != nil {
+				return nil, err
+			}
 		}
 		if trace.RequestEvent != nil {
 			trace.RequestEvent(ctx, event.Elem().Interface())
@@ -146,9 +158,7 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 	}
 
 	h.out.Reset()
-	enc := json.NewEncoder(&h.out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(val); err != nil {
+	if err := h.enc.Encode(val); err != nil {
 		// A value that is not JSON but is a reader is returned as it reads.
 		if r, ok := val.(io.Reader); ok {
 			return h.read(r)

@@ -3,16 +3,10 @@
 package gureum
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"time"
 	"unsafe"
-
-	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // Status codes gureum_handle returns to the host (see ABI.md).
@@ -33,6 +27,7 @@ const minBuffer = 64 << 10
 var guest struct {
 	handler invoker
 	buf     []byte
+	traceID string // in the environment as _X_AMZN_TRACE_ID
 }
 
 // Start registers handler and returns. The host then calls it once per
@@ -90,11 +85,14 @@ func gureumHandle(metaLen, payloadLen uint32) (status uint32) {
 	if uint64(metaLen)+uint64(payloadLen) > uint64(len(guest.buf)) {
 		panic("gureum: invocation larger than the request buffer")
 	}
-	meta := guest.buf[:metaLen]
-	payload := guest.buf[metaLen : metaLen+payloadLen]
+	inv, err := parseInvocation(string(guest.buf[:metaLen]))
+	if err != nil {
+		panic(err)
+	}
+	defer inv.end()
+	setTraceEnv(inv.traceID)
 
-	_, _ = invocationContext, meta
-	out, err := h.Invoke(context.Background(), payload)
+	out, err := h.Invoke(inv.context(), guest.buf[metaLen:metaLen+payloadLen])
 	if err != nil {
 		respond(errorDocument(err, err.Error()))
 		return statusError
@@ -103,35 +101,16 @@ func gureumHandle(metaLen, payloadLen uint32) (status uint32) {
 	return statusOK
 }
 
-// invocationContext builds the handler's context from the metadata:
-// request id, deadline (Unix ms), invoked function ARN and trace id, one per
-// line.
-func invocationContext(meta []byte) (context.Context, context.CancelFunc) {
-	id, meta := nextField(meta)
-	deadline, meta := nextField(meta)
-	arn, meta := nextField(meta)
-	trace, _ := nextField(meta)
-
-	ctx := context.Background()
-	cancel := context.CancelFunc(func() {})
-	if ms, err := strconv.ParseInt(string(deadline), 10, 64); err == nil && ms > 0 {
-		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(ms))
+// setTraceEnv sets _X_AMZN_TRACE_ID, as aws-lambda-go does, when it changes:
+// setting the environment is not cheap.
+func setTraceEnv(traceID string) {
+	if traceID == guest.traceID {
+		return
 	}
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
-		AwsRequestID:       string(id),
-		InvokedFunctionArn: string(arn),
-	})
-	traceID := string(trace)
-	_ = traceID
-	// The key aws-lambda-go uses for the trace id.
-	//nolint:staticcheck
-	ctx = context.WithValue(ctx, "x-amzn-trace-id", traceID)
-	return ctx, cancel
-}
-
-func nextField(b []byte) (field, rest []byte) {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i], b[i+1:]
+	if traceID != "" {
+		os.Setenv("_X_AMZN_TRACE_ID", traceID)
+	} else {
+		os.Unsetenv("_X_AMZN_TRACE_ID")
 	}
-	return b, nil
+	guest.traceID = traceID
 }

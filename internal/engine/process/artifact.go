@@ -105,9 +105,22 @@ func checkExecutable(path, pathEnv string) (string, error) {
 		return abs, checkELF(abs, file)
 	case bytes.HasPrefix(head, []byte("#!")):
 		return abs, checkInterpreter(abs, head, pathEnv)
+	case runtime.GOOS == "darwin" && isMachO(head):
+		return abs, nil // a native program on a developer's Mac
 	default:
 		return "", fmt.Errorf("%w: %s is neither an executable program (ELF) nor a script starting with #!; deploy a Linux executable, or add an interpreter line such as #!/bin/sh", engine.ErrInvalidArtifact, abs)
 	}
+}
+
+// isMachO reports whether head starts like a Mach-O program, thin or
+// universal.
+func isMachO(head []byte) bool {
+	for _, magic := range [...]string{"\xcf\xfa\xed\xfe", "\xce\xfa\xed\xfe", "\xca\xfe\xba\xbe"} {
+		if bytes.HasPrefix(head, []byte(magic)) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkELF(path string, r io.ReaderAt) error {

@@ -179,6 +179,7 @@ func (f *Function) NewInstance(ctx context.Context, logw io.Writer) (engine.Inst
 	var fail error
 	select {
 	case <-in.ready:
+		in.out.detach() // the init output is all in log now
 		return in, nil
 	case <-in.initFailed:
 		fail = fmt.Errorf("%w: %s", engine.ErrInit, describeError(in.initDoc))
@@ -251,7 +252,7 @@ func (in *Instance) start(logw io.Writer) error {
 	in.pid = in.cmd.Process.Pid
 
 	in.srv = &http.Server{
-		Handler:  in,
+		Handler:  http.HandlerFunc(in.serveAPI),
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	in.wg.Add(4)
@@ -394,14 +395,31 @@ func (in *Instance) Invoke(ctx context.Context, req *engine.Request) (*engine.Re
 		// aws-lambda-go does on a panic). Wait for it to either ask for the
 		// next event or exit, so Done is up to date and its last words are
 		// in this request's log.
-		select {
-		case <-in.waiting:
-		case <-in.exited:
-		case <-in.timer.C:
-		case <-ctx.Done():
-		}
+		in.awaitNext(ctx)
 	}
 	return &engine.Response{Payload: o.payload, FunctionError: o.functionError}, nil
+}
+
+// awaitNext waits, within the invocation's deadline, until the runtime that
+// posted a result asks for the next event or exits.
+func (in *Instance) awaitNext(ctx context.Context) {
+	for {
+		in.mu.Lock()
+		asked := in.state != stateDone // only next leaves stateDone
+		in.mu.Unlock()
+		if asked {
+			return
+		}
+		select {
+		case <-in.waiting: // maybe left from an earlier next: check again
+		case <-in.exited:
+			return
+		case <-in.timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // timeout kills the process group and waits for the process to be gone.

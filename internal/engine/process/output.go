@@ -27,19 +27,20 @@ const (
 // preceded in the log by everything written before it.
 type output struct {
 	mu      sync.Mutex
-	dst     io.Writer // where complete lines go now
-	idle    io.Writer // where they go between requests
-	tail    []byte    // the latest output, for error messages
-	oom     bool      // the output since attach reports a failed allocation
+	scratch [8 << 10]byte // what a read brings, until it is written
+	dst     io.Writer     // where complete lines go now
+	idle    io.Writer     // where they go between requests
+	tail    []byte        // the latest output, for error messages
+	oom     bool          // the output since attach reports a failed allocation
 	streams [2]stream
 	closed  bool
 }
 
 type stream struct {
-	file *os.File
-	conn syscall.RawConn
-	buf  []byte // a partial line waiting for its end; cap lineMax
-	eof  bool
+	file    *os.File
+	conn    syscall.RawConn
+	partial []byte // the start of a line waiting for its end
+	eof     bool
 }
 
 // newOutput creates the stdout and stderr pipes. The caller passes the
@@ -62,7 +63,7 @@ func newOutput(idle io.Writer) (o *output, stdout, stderr *os.File, err error) {
 			closeAll(writers[:])
 			return nil, nil, nil, err
 		}
-		o.streams[i] = stream{file: r, conn: conn, buf: make([]byte, 0, lineMax)}
+		o.streams[i] = stream{file: r, conn: conn}
 		writers[i] = w
 	}
 	return o, writers[0], writers[1], nil
@@ -98,10 +99,9 @@ func (o *output) pump(i int) {
 // complete lines. It reports whether the stream ended.
 func (o *output) fillLocked(s *stream, fd uintptr) bool {
 	for !s.eof {
-		n, err := readFD(fd, s.buf[len(s.buf):cap(s.buf)])
+		n, err := readFD(fd, o.scratch[:])
 		if n > 0 {
-			s.buf = s.buf[:len(s.buf)+n]
-			o.emitLinesLocked(s)
+			o.linesLocked(s, o.scratch[:n])
 		}
 		switch {
 		case errors.Is(err, syscall.EINTR):
@@ -109,25 +109,37 @@ func (o *output) fillLocked(s *stream, fd uintptr) bool {
 			return false
 		case err != nil || n == 0:
 			s.eof = true
-			o.emitLocked(s.buf)
-			s.buf = s.buf[:0]
+			o.emitLocked(s.partial)
+			s.partial = nil
 		}
 	}
 	return true
 }
 
-// emitLinesLocked writes the complete lines of s.buf and keeps the rest;
-// a full buffer without a line end is written as it is.
-func (o *output) emitLinesLocked(s *stream) {
-	end := bytes.LastIndexByte(s.buf, '\n') + 1
-	if end == 0 {
-		if len(s.buf) < cap(s.buf) {
+// linesLocked writes the complete lines of s.partial+data, each in one
+// piece, and keeps the rest in s.partial. A line longer than lineMax is
+// written in pieces.
+func (o *output) linesLocked(s *stream, data []byte) {
+	if len(s.partial) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, data...)
+			if len(s.partial) >= lineMax {
+				o.emitLocked(s.partial)
+				s.partial = s.partial[:0]
+			}
 			return
 		}
-		end = len(s.buf)
+		s.partial = append(s.partial, data[:i+1]...)
+		o.emitLocked(s.partial)
+		s.partial = s.partial[:0]
+		data = data[i+1:]
 	}
-	o.emitLocked(s.buf[:end])
-	s.buf = s.buf[:copy(s.buf, s.buf[end:])]
+	end := bytes.LastIndexByte(data, '\n') + 1
+	o.emitLocked(data[:end])
+	if rest := data[end:]; len(rest) > 0 {
+		s.partial = append(s.partial, rest...)
+	}
 }
 
 func (o *output) emitLocked(p []byte) {
@@ -148,35 +160,41 @@ func (o *output) emitLocked(p []byte) {
 	o.tail = append(o.tail, p...)
 }
 
-// drainLocked takes in everything the pipes hold now and writes it,
-// including partial lines, to the current destination.
-func (o *output) drainLocked() {
+// drainLocked takes in everything the pipes hold now and writes the
+// complete lines to the current destination, and with partial the
+// unfinished lines too.
+func (o *output) drainLocked(partial bool) {
 	if o.closed {
 		return
 	}
 	for i := range o.streams {
 		s := &o.streams[i]
 		_ = s.conn.Control(func(fd uintptr) { o.fillLocked(s, fd) }) // a closed pipe holds nothing
-		o.emitLocked(s.buf)
-		s.buf = s.buf[:0]
+	}
+	if partial {
+		for i := range o.streams {
+			s := &o.streams[i]
+			o.emitLocked(s.partial)
+			s.partial = s.partial[:0]
+		}
 	}
 }
 
-// attach sends output to w until detach; what was written before goes to
-// the previous destination.
+// attach sends output to w until detach. Lines completed before go to the
+// previous destination; a line begun before goes whole to w.
 func (o *output) attach(w io.Writer) {
 	o.mu.Lock()
-	o.drainLocked()
+	o.drainLocked(false)
 	o.dst = w
 	o.oom = false
 	o.mu.Unlock()
 }
 
-// detach sends everything written until now to the request's log and the
-// output from now on to the instance's log.
+// detach sends everything written until now, unfinished lines included, to
+// the request's log and the output from now on to the instance's log.
 func (o *output) detach() {
 	o.mu.Lock()
-	o.drainLocked()
+	o.drainLocked(true)
 	o.dst = o.idle
 	o.mu.Unlock()
 }
@@ -186,7 +204,7 @@ func (o *output) detach() {
 // close returns no log is written again.
 func (o *output) close() {
 	o.mu.Lock()
-	o.drainLocked()
+	o.drainLocked(true)
 	o.closed = true
 	o.dst = io.Discard
 	o.mu.Unlock()

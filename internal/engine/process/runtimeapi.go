@@ -83,8 +83,8 @@ func parseRoute(method, path string) (route, string) {
 	return r, id
 }
 
-// ServeHTTP serves the instance's Runtime API.
-func (in *Instance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveAPI serves the instance's Runtime API.
+func (in *Instance) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !in.handlers.enter() {
 		writeErrorJSON(w, http.StatusInternalServerError, errTypeInternal, "Internal Server Error")
 		return
@@ -249,14 +249,17 @@ func readBody(r *http.Request, limit int) (body []byte, tooLarge bool, err error
 		_, err = io.ReadFull(r.Body, body)
 		return body, false, err
 	}
-	// Chunked (aws-lambda-go always streams): grow as the data comes.
-	body = make([]byte, 0, 16<<10)
+	// Chunked (aws-lambda-go always streams): grow by doubling as the data
+	// comes, which copies a large body about once more in all.
+	body = make([]byte, 0, 1<<10)
 	for {
 		if len(body) == cap(body) {
 			if len(body) > limit {
 				return nil, true, nil
 			}
-			body = append(body, 0)[:len(body)]
+			grown := make([]byte, len(body), min(2*cap(body), limit+1))
+			copy(grown, body)
+			body = grown
 		}
 		n, err := r.Body.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]

@@ -31,7 +31,7 @@ var hold [][]byte
 
 func handler(ctx context.Context, ev event) (any, error) {
 	count++
-	if ev.RouteKey != "" {
+	if ev.RouteKey != "" && ev.Body != "" {
 		if err := json.Unmarshal([]byte(ev.Body), &ev); err != nil {
 			return nil, err
 		}

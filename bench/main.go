@@ -1,0 +1,232 @@
+// Command bench measures gureum against a baseline taken in the same run and
+// prints one Markdown table: each figure beside its baseline, their ratio and
+// the target it is held to.
+//
+//	go run ./bench                    # every benchmark, about a minute
+//	go run ./bench -run rps,latency   # some of them
+//	go run ./bench -out bench/README.md
+//
+// All load goes to 127.0.0.1, every phase is bounded in count or time, and
+// every server, node and child process the program starts is stopped before
+// it exits. See bench/README.md for what each row measures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	run       string
+	out       string
+	root      string
+	coldN     int
+	duration  time.Duration
+	warmup    time.Duration
+	conns     int
+	requests  int
+	instances int
+	starts    int
+	wrk       bool
+
+	// Internal: a child process measuring memory in a fresh address space.
+	child string
+	wasm  string
+	cache string
+}
+
+// benchmarks in the order they run.
+var benchmarks = []struct {
+	name string
+	desc string
+	fn   func(ctx context.Context, e *env) ([]row, error)
+}{
+	{"cold", "cold start of a Go reactor instance", benchCold},
+	{"rps", "warm requests per second through the gateway", benchRPS},
+	{"latency", "warm latency at one connection", benchLatency},
+	{"memory", "memory per idle warm instance", benchMemory},
+	{"startup", "node start-up with no functions", benchStartup},
+}
+
+func main() {
+	os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func doMain(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	names := make([]string, len(benchmarks))
+	for i, b := range benchmarks {
+		names[i] = b.name
+	}
+	fs.StringVar(&o.run, "run", "all", "benchmarks to run, comma-separated: "+strings.Join(names, ", "))
+	fs.StringVar(&o.out, "out", "", "also write the table to this file; a file with a results section (between lines <!-- results --> and <!-- /results -->) gets only that section replaced")
+	fs.StringVar(&o.root, "root", "", "the gureum module's root directory (default: found from the working directory)")
+	fs.IntVar(&o.coldN, "cold-n", 200, "cold starts measured, each for gureum and for the baseline")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measuring time of each requests-per-second run")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each requests-per-second run")
+	fs.IntVar(&o.conns, "conns", 50, "connections of the requests-per-second load")
+	fs.IntVar(&o.requests, "requests", 5000, "sequential requests of the one-connection latency run, each for gureum and for the baseline")
+	fs.IntVar(&o.instances, "instances", 50, "idle instances started to measure memory")
+	fs.IntVar(&o.starts, "starts", 10, "node start-ups measured, each for gureum and for the baseline")
+	fs.BoolVar(&o.wrk, "wrk", true, "also load with wrk when it is installed")
+	fs.StringVar(&o.child, "child", "", "internal: run one memory measurement and print it as JSON")
+	fs.StringVar(&o.wasm, "wasm", "", "internal: module of a -child run")
+	fs.StringVar(&o.cache, "cache", "", "internal: compilation cache of a -child run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	if o.child != "" {
+		if err := runChild(ctx, o, stdout); err != nil {
+			fmt.Fprintf(stderr, "bench child: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if err := run(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	selected, err := selectBenchmarks(o.run)
+	if err != nil {
+		return err
+	}
+	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.duration <= 0 || o.warmup < 0 {
+		return errors.New("counts and durations must be positive")
+	}
+	root := o.root
+	if root == "" {
+		if root, err = findRoot(); err != nil {
+			return err
+		}
+	}
+	work, err := os.MkdirTemp("", "gureum-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	e := &env{opts: o, root: root, work: work, log: stderr}
+	defer e.close()
+	machine := describeMachine()
+	start := time.Now()
+	var rows []row
+	for _, b := range benchmarks {
+		if !selected[b.name] {
+			continue
+		}
+		e.logf("== %s: %s", b.name, b.desc)
+		r, err := b.fn(ctx, e)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		rows = append(rows, r...)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	e.logf("done in %s", time.Since(start).Round(100*time.Millisecond))
+
+	table := renderTable(rows, machine, o)
+	fmt.Fprint(stdout, table)
+	if o.out != "" {
+		if err := writeResults(o.out, table); err != nil {
+			return err
+		}
+		e.logf("wrote %s", o.out)
+	}
+	return nil
+}
+
+func selectBenchmarks(list string) (map[string]bool, error) {
+	sel := make(map[string]bool)
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if name == "all" {
+			for _, b := range benchmarks {
+				sel[b.name] = true
+			}
+			continue
+		}
+		known := false
+		for _, b := range benchmarks {
+			known = known || b.name == name
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown benchmark %q (want all or some of cold, rps, latency, memory, startup)", name)
+		}
+		sel[name] = true
+	}
+	if len(sel) == 0 {
+		return nil, errors.New("no benchmark selected")
+	}
+	return sel, nil
+}
+
+// findRoot walks up from the working directory to the gureum module's root.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(b), "module github.com/gureum/gureum\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the gureum module; run from the repository or pass -root")
+		}
+		dir = parent
+	}
+}
+
+// env is what the benchmarks share within one run.
+type env struct {
+	opts options
+	root string // module root
+	work string // scratch directory, removed at the end
+	log  io.Writer
+
+	wasmPath string // the quickstart function, built once
+	wasmHash string
+	target   *target // a node serving the quickstart and its bare twin, started once
+}
+
+// close stops what the benchmarks left running for each other.
+func (e *env) close() {
+	if e.target != nil {
+		e.target.stop()
+		e.target = nil
+	}
+}
+
+func (e *env) logf(format string, args ...any) {
+	fmt.Fprintf(e.log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
