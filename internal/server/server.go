@@ -30,6 +30,7 @@ import (
 	"github.com/gureum/gureum/internal/engine/wasm"
 	"github.com/gureum/gureum/internal/gateway"
 	"github.com/gureum/gureum/internal/invoke"
+	"github.com/gureum/gureum/internal/lambdaapi"
 	"github.com/gureum/gureum/internal/observe"
 	"github.com/gureum/gureum/internal/pool"
 	"github.com/gureum/gureum/internal/registry"
@@ -154,6 +155,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Invoker:      s.inv,
 		Ready:        s.ready.Load,
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		LambdaAPI: lambdaapi.New(lambdaapi.Config{Invoker: s.inv, Functions: s.reg, Region: s.cfg.Region,
+			AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey}),
 	}
 	if s.cfg.AdminListen == "" {
 		gwCfg.Admin = s.admin

@@ -20,15 +20,15 @@
 //		gureum.Start(handle)
 //	}
 //
-// Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared, the program is a
-// WebAssembly reactor for gureum's wasm runtime: Start registers the handler
-// and returns, and the host calls it once per invocation through the ABI
-// described in internal/engine/wasm/ABI.md. Built for any other target,
-// Start is lambda.Start, so the same source runs on AWS Lambda and on
-// gureum's process runtime.
+// Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared (gureum's build
+// does this), the program is a WebAssembly reactor for gureum's wasm
+// runtime: Start registers the handler and returns, and the host calls it
+// once per invocation through the ABI described in
+// internal/engine/wasm/ABI.md. Built for any other target, Start is
+// lambda.Start, so the same source runs on AWS Lambda and on gureum's
+// process runtime.
 //
-// Handlers take the forms lambda.Start accepts. The context carries the
-// invocation deadline and a [lambdacontext.LambdaContext].
-//
-// [lambdacontext.LambdaContext]: https://pkg.go.dev/github.com/aws/aws-lambda-go/lambdacontext#LambdaContext
+// Handlers take the forms lambda.Start accepts, and their events, results
+// and errors are encoded as lambda.Start encodes them. The context carries
+// the invocation deadline and a [lambdacontext.LambdaContext].
 package gureum

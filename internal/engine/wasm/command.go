@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
@@ -21,8 +22,7 @@ import (
 // the instance: Invoke returns a Response with FunctionError and a
 // Runtime.ExitError document, and no error. A trap or a timeout is an error.
 //
-// An instance serves one invocation at a time; it is not safe for
-// concurrent use.
+// An instance serves one invocation at a time.
 type command struct {
 	call
 	config  wazero.ModuleConfig
@@ -30,7 +30,7 @@ type command struct {
 	stdout  capture
 	stderr  logSink
 	sleeper sleeper
-	closed  bool
+	closed  atomic.Bool
 }
 
 func newCommand(f *function) *command {
@@ -47,7 +47,7 @@ func newCommand(f *function) *command {
 
 // Invoke runs the program once for req.
 func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
-	if c.closed {
+	if c.closed.Load() {
 		return nil, fmt.Errorf("%s: invoke on a closed instance", c.fn.name)
 	}
 	ctx, cancel := invocationContext(ctx, req)
@@ -96,7 +96,7 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 
 // Close marks the instance closed; between invocations it holds no module.
 func (c *command) Close(context.Context) error {
-	c.closed = true
+	c.closed.Store(true)
 	return nil
 }
 

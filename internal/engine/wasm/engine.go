@@ -42,7 +42,7 @@ const (
 	pagesPerMiB = 16 // 64 KiB WebAssembly pages
 )
 
-// Config configures an Engine.
+// Config configures an Engine. The zero Config is usable.
 type Config struct {
 	// CacheDir holds compiled modules across restarts. Empty keeps them in
 	// memory only.

@@ -215,6 +215,21 @@ func TestReactorTimeoutStopsGuest(t *testing.T) {
 	}
 }
 
+func TestReactorCloseStopsInvocation(t *testing.T) {
+	t.Parallel()
+	fn := prepare(t, newEngine(t, Config{}), "behave", artifacts.behave, nil)
+	inst, _ := start(t, fn)
+	result := make(chan outcome)
+	go func() { result <- invoke(inst, `{"action":"loop"}`, time.Hour) }()
+	if err := inst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Whether Close came before the call or during it, the call ends.
+	if o := <-result; o.err == nil {
+		t.Errorf("invocation of a closed instance succeeded: %s", o.resp.Payload)
+	}
+}
+
 func TestReactorMemoryLimit(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, Config{})
@@ -300,6 +315,30 @@ func TestReactorWithoutHandler(t *testing.T) {
 	o := invoke(inst, `{}`, 30*time.Second)
 	if !errors.Is(o.err, engine.ErrInit) || !strings.Contains(o.err.Error(), "gureum.Start") {
 		t.Errorf("error %v, want ErrInit naming gureum.Start", o.err)
+	}
+}
+
+func TestReactorInitFailure(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, Config{InitTimeout: 300 * time.Millisecond})
+	for _, tc := range []struct {
+		init string
+		also error
+	}{
+		{"panic", engine.ErrCrashed},
+		{"loop", engine.ErrTimeout},
+	} {
+		fn := prepare(t, e, "behave", artifacts.behave, func(s *engine.Spec) {
+			s.Env = map[string]string{"INIT": tc.init}
+		})
+		var log strings.Builder
+		_, err := fn.NewInstance(context.Background(), &log)
+		if !errors.Is(err, engine.ErrInit) || !errors.Is(err, tc.also) {
+			t.Errorf("INIT=%s: error %v, want ErrInit and %v", tc.init, err, tc.also)
+		}
+		if tc.init == "panic" && !strings.Contains(log.String(), "main failed") {
+			t.Errorf("INIT=panic: init log %q lacks the panic", log.String())
+		}
 	}
 }
 

@@ -169,17 +169,27 @@ func invocationContext(ctx context.Context, req *engine.Request) (context.Contex
 // failure turns what a call into the guest returned into an engine error.
 // oom says the guest reported running out of memory.
 func (f *function) failure(err error, oom bool) error {
+	return fmt.Errorf("%s: %w", f.name, f.cause(err, oom))
+}
+
+// initFailure is failure during a cold start, in phase.
+func (f *function) initFailure(phase string, err error, oom bool) error {
+	return fmt.Errorf("%s: %w in %s: %w", f.name, engine.ErrInit, phase, f.cause(err, oom))
+}
+
+// cause is failure without the function's name.
+func (f *function) cause(err error, oom bool) error {
 	var detail string
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
 			if f.timeout > 0 {
-				return fmt.Errorf("%s: %w (timeout %s)", f.name, engine.ErrTimeout, f.timeout)
+				return fmt.Errorf("%w (timeout %s)", engine.ErrTimeout, f.timeout)
 			}
-			return fmt.Errorf("%s: %w", f.name, engine.ErrTimeout)
+			return engine.ErrTimeout
 		case sys.ExitCodeContextCanceled:
-			return fmt.Errorf("%s: invocation %w", f.name, context.Canceled)
+			return fmt.Errorf("invocation %w", context.Canceled)
 		}
 		detail = fmt.Sprintf("exited with code %d", exit.ExitCode())
 	} else {
@@ -188,7 +198,7 @@ func (f *function) failure(err error, oom bool) error {
 	if oom {
 		detail = fmt.Sprintf("out of memory (limit %d MiB): %s", f.memMiB, detail)
 	}
-	return fmt.Errorf("%s: %w: %s", f.name, engine.ErrCrashed, detail)
+	return fmt.Errorf("%w: %s", engine.ErrCrashed, detail)
 }
 
 var _ engine.Function = (*function)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -29,8 +30,8 @@ const (
 // caller while the error (engine.ErrCrashed) says the instance is gone, as
 // Lambda restarts a runtime after a panic.
 //
-// An instance serves one invocation at a time; it is not safe for
-// concurrent use.
+// An instance serves one invocation at a time. Close may be called while it
+// does, and stops it.
 type reactor struct {
 	call
 	mod    api.Module
@@ -40,6 +41,9 @@ type reactor struct {
 
 	// The guest's request buffer, as gureum_buffer last returned it.
 	bufPtr, bufCap uint32
+
+	// closed may be set by Close while an invocation runs, which it stops.
+	closed atomic.Bool
 
 	stdout, stderr logSink
 	sleeper        sleeper
@@ -59,7 +63,7 @@ func newReactor(ctx context.Context, f *function, log io.Writer) (*reactor, erro
 	ctx = r.bind(ctx)
 	mod, err := f.rt.InstantiateModule(ctx, f.mod.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", engine.ErrInit, f.failure(err, r.stderr.oom))
+		return nil, f.initFailure("instantiation", err, r.stderr.oom)
 	}
 	r.mod = mod
 	r.mem = mod.Memory()
@@ -68,7 +72,7 @@ func newReactor(ctx context.Context, f *function, log io.Writer) (*reactor, erro
 	for _, name := range []string{exportInitialize, exportStart} {
 		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
 			_ = mod.Close(ctx)
-			return nil, fmt.Errorf("%w: %s: %w", engine.ErrInit, name, f.failure(err, r.stderr.oom))
+			return nil, f.initFailure(name, err, r.stderr.oom)
 		}
 	}
 	return r, nil
@@ -86,7 +90,7 @@ func (r *reactor) point(ctx context.Context, log io.Writer) {
 
 // Invoke serves one request. See the type's documentation for the results.
 func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
-	if r.mod == nil {
+	if r.closed.Load() {
 		return nil, fmt.Errorf("%s: invoke on a closed instance", r.fn.name)
 	}
 	ctx, cancel := invocationContext(ctx, req)
@@ -173,12 +177,10 @@ func (r *reactor) writeRequest(ctx context.Context, req *engine.Request) (uint32
 
 // Close closes the module. It is idempotent.
 func (r *reactor) Close(ctx context.Context) error {
-	if r.mod == nil {
+	if !r.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := r.mod.Close(ctx)
-	r.mod = nil
-	if err != nil {
+	if err := r.mod.Close(ctx); err != nil {
 		return fmt.Errorf("%s: close instance: %w", r.fn.name, err)
 	}
 	return nil

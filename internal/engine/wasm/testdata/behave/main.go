@@ -1,6 +1,7 @@
 // Command behave is a reactor whose handler does what the event asks: fail,
 // panic, crash, spin, sleep, allocate, write output, read its environment,
-// the clock or random numbers. The engine's tests drive it.
+// the clock or random numbers. INIT=panic or INIT=loop in its environment
+// makes its main fail or hang. The engine's tests drive it.
 package main
 
 import (
@@ -107,5 +108,12 @@ func handle(ctx context.Context, ev event) (result, error) {
 }
 
 func main() {
+	switch os.Getenv("INIT") {
+	case "panic":
+		panic("main failed")
+	case "loop":
+		for {
+		}
+	}
 	gureum.Start(handle)
 }

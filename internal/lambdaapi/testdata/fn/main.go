@@ -1,0 +1,72 @@
+// Command fn is the function the Lambda API tests deploy: one handler
+// whose behaviour the event picks.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	gureum "github.com/gureum/gureum/sdk/go"
+)
+
+type event struct {
+	Op  string `json:"op"`
+	MB  int    `json:"mb"`
+	Ms  int    `json:"ms"`
+	Msg string `json:"msg"`
+	// Set when the event comes through an HTTP route: the request body
+	// carries the operation.
+	RouteKey string `json:"routeKey"`
+	Body     string `json:"body"`
+}
+
+var count int
+
+// hold keeps allocations reachable so the collector cannot free them.
+var hold [][]byte
+
+func handler(ctx context.Context, ev event) (any, error) {
+	count++
+	if ev.RouteKey != "" && ev.Body != "" {
+		if err := json.Unmarshal([]byte(ev.Body), &ev); err != nil {
+			return nil, err
+		}
+	}
+	switch ev.Op {
+	case "echo", "":
+		fmt.Println("echo", ev.Msg)
+		return map[string]any{"msg": ev.Msg, "env": os.Getenv("GREETING")}, nil
+	case "count":
+		return map[string]int{"count": count}, nil
+	case "fail":
+		return nil, errors.New("failed on purpose: " + ev.Msg)
+	case "panic":
+		panic("panicked on purpose")
+	case "loop":
+		for {
+			count++
+		}
+	case "sleep":
+		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+		return map[string]int{"slept": ev.Ms}, nil
+	case "hog":
+		for i := 0; i < ev.MB; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			hold = append(hold, b)
+		}
+		return map[string]int{"held": len(hold)}, nil
+	case "files":
+		_, err := os.ReadDir("/")
+		return map[string]string{"err": fmt.Sprint(err)}, nil
+	}
+	return nil, fmt.Errorf("unknown op %q", ev.Op)
+}
+
+func main() { gureum.Start(handler) }
