@@ -44,7 +44,7 @@ func (e *env) ensureTarget(ctx context.Context) (*target, error) {
 		return e.target, nil
 	}
 	t := &target{}
-	if err := t.start(ctx, e); err != nil {
+	if err := t.start(ctx, e, "node", quickstartDir, helloPath); err != nil {
 		t.stop()
 		return nil, err
 	}
@@ -52,10 +52,13 @@ func (e *env) ensureTarget(ctx context.Context) (*target, error) {
 	return t, nil
 }
 
-func (t *target) start(ctx context.Context, e *env) error {
+// start starts a node in the data directory named data under the scratch
+// directory, deploys the project in exampleDir with the CLI, waits until GET
+// path answers 200 and starts the bare twin answering the same bytes.
+func (t *target) start(ctx context.Context, e *env, data, exampleDir, path string) error {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = filepath.Join(e.work, "node")
+	cfg.DataDir = filepath.Join(e.work, data)
 	cfg.DrainTimeout = 10 * time.Second
 	cfg.Env = os.Environ()
 	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -69,7 +72,7 @@ func (t *target) start(ctx context.Context, e *env) error {
 		return fmt.Errorf("start node: %w", err)
 	}
 	t.node = srv
-	t.gureumURL = "http://" + srv.Addr() + helloPath
+	t.gureumURL = "http://" + srv.Addr() + path
 	e.logf("node listening on %s", srv.Addr())
 
 	// Deploy the quickstart as a user does, with the CLI.
@@ -77,16 +80,16 @@ func (t *target) start(ctx context.Context, e *env) error {
 	var out bytes.Buffer
 	dctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	code := cli.Run(dctx, []string{"deploy", filepath.Join(e.root, quickstartDir)}, cli.IO{
+	code := cli.Run(dctx, []string{"deploy", filepath.Join(e.root, exampleDir)}, cli.IO{
 		Stdin:  strings.NewReader(""),
 		Stdout: &out,
 		Stderr: &out,
 		Env:    append(os.Environ(), "GUREUM_URL=http://"+srv.AdminAddr(), "GUREUM_TOKEN="+srv.Token()),
 	})
 	if code != 0 {
-		return fmt.Errorf("gureum deploy %s: exit %d\n%s", quickstartDir, code, strings.TrimSpace(out.String()))
+		return fmt.Errorf("gureum deploy %s: exit %d\n%s", exampleDir, code, strings.TrimSpace(out.String()))
 	}
-	e.logf("deployed %s in %s", quickstartDir, time.Since(t0).Round(time.Millisecond))
+	e.logf("deployed %s in %s", exampleDir, time.Since(t0).Round(time.Millisecond))
 
 	// The route is served once the node has applied the deploy.
 	client := newClient(1)
@@ -103,7 +106,7 @@ func (t *target) start(ctx context.Context, e *env) error {
 			if err == nil {
 				err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
 			}
-			return fmt.Errorf("GET %s never succeeded: %w", helloPath, err)
+			return fmt.Errorf("GET %s never succeeded: %w", path, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -128,7 +131,7 @@ func (t *target) start(ctx context.Context, e *env) error {
 			_, _ = w.Write(body)
 		}),
 	}
-	t.bareURL = "http://" + ln.Addr().String() + helloPath
+	t.bareURL = "http://" + ln.Addr().String() + path
 	t.bareDone = make(chan struct{})
 	go func() {
 		defer close(t.bareDone)

@@ -37,6 +37,8 @@ type options struct {
 	instances int
 	starts    int
 	wrk       bool
+	procColdN int
+	procConc  int
 
 	// Internal: a child process measuring memory in a fresh address space.
 	child string
@@ -55,6 +57,9 @@ var benchmarks = []struct {
 	{"latency", "warm latency at one connection", benchLatency},
 	{"memory", "memory per idle warm instance", benchMemory},
 	{"startup", "node start-up with no functions", benchStartup},
+	{"proc-latency", "warm latency of a process function at one connection", benchProcLatency},
+	{"proc-cold", "cold start of a process function instance", benchProcCold},
+	{"proc-conc", "requests per second of a process function at concurrency", benchProcConc},
 }
 
 func main() {
@@ -80,6 +85,8 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.instances, "instances", 50, "idle instances started to measure memory")
 	fs.IntVar(&o.starts, "starts", 10, "node start-ups measured, each for gureum and for the baseline")
 	fs.BoolVar(&o.wrk, "wrk", true, "also load with wrk when it is installed")
+	fs.IntVar(&o.procColdN, "proc-cold-n", 50, "cold starts of the process function measured, each for gureum and for the baseline")
+	fs.IntVar(&o.procConc, "proc-conc", 8, "client goroutines of the process function's concurrency run")
 	fs.StringVar(&o.child, "child", "", "internal: run one memory measurement and print it as JSON")
 	fs.StringVar(&o.wasm, "wasm", "", "internal: module of a -child run")
 	fs.StringVar(&o.cache, "cache", "", "internal: compilation cache of a -child run")
@@ -113,7 +120,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.duration <= 0 || o.warmup < 0 {
+	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.procColdN < 1 || o.procConc < 1 || o.duration <= 0 || o.warmup < 0 {
 		return errors.New("counts and durations must be positive")
 	}
 	root := o.root
@@ -178,7 +185,11 @@ func selectBenchmarks(list string) (map[string]bool, error) {
 			known = known || b.name == name
 		}
 		if !known {
-			return nil, fmt.Errorf("unknown benchmark %q (want all or some of cold, rps, latency, memory, startup)", name)
+			names := make([]string, len(benchmarks))
+			for i, b := range benchmarks {
+				names[i] = b.name
+			}
+			return nil, fmt.Errorf("unknown benchmark %q (want all or some of %s)", name, strings.Join(names, ", "))
 		}
 		sel[name] = true
 	}
@@ -217,6 +228,9 @@ type env struct {
 	wasmPath string // the quickstart function, built once
 	wasmHash string
 	target   *target // a node serving the quickstart and its bare twin, started once
+
+	procPath   string  // the lambda-go function built natively, once
+	procTarget *target // a node serving lambda-go and its bare twin, started once
 }
 
 // close stops what the benchmarks left running for each other.
@@ -224,6 +238,10 @@ func (e *env) close() {
 	if e.target != nil {
 		e.target.stop()
 		e.target = nil
+	}
+	if e.procTarget != nil {
+		e.procTarget.stop()
+		e.procTarget = nil
 	}
 }
 

@@ -78,8 +78,8 @@ func yesNo(ok bool, detail string) string {
 func renderTable(rows []row, machine string, o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s on %s.\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine)
-	fmt.Fprintf(&b, "Flags: -run %s -cold-n %d -duration %s -warmup %s -conns %d -requests %d -instances %d -starts %d.\n\n",
-		o.run, o.coldN, o.duration, o.warmup, o.conns, o.requests, o.instances, o.starts)
+	fmt.Fprintf(&b, "Flags: -run %s -cold-n %d -duration %s -warmup %s -conns %d -requests %d -instances %d -starts %d -proc-cold-n %d -proc-conc %d.\n\n",
+		o.run, o.coldN, o.duration, o.warmup, o.conns, o.requests, o.instances, o.starts, o.procColdN, o.procConc)
 	b.WriteString("| benchmark | gureum | baseline | ratio | target | met |\n")
 	b.WriteString("|---|---:|---:|---:|---|---|\n")
 	for _, r := range rows {

@@ -51,7 +51,7 @@ func TestUpServesQuickstart(t *testing.T) {
 		if m := gatewayLine.FindStringSubmatch(line); m != nil {
 			base = m[1]
 		}
-		if strings.Contains(line, "/hello") && strings.Contains(line, "hello") {
+		if strings.Contains(line, "/hello") && strings.Contains(line, "→ hello") {
 			routes = true
 			break
 		}

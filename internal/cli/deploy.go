@@ -40,22 +40,23 @@ declares are removed.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
+			// The manifest is checked before anything else, node or not.
+			p, err := manifest.Load(env.resolve(dir))
+			if err != nil {
+				return err
+			}
 			c, err := cf.client(env)
 			if err != nil {
 				return err
 			}
-			return deployProject(cmd.Context(), env, c, env.resolve(dir))
+			return deployProject(cmd.Context(), env, c, p)
 		},
 	}
 	cf.register(cmd, env)
 	return cmd
 }
 
-func deployProject(ctx context.Context, env IO, to deployer, dir string) error {
-	p, err := manifest.Load(dir)
-	if err != nil {
-		return err
-	}
+func deployProject(ctx context.Context, env IO, to deployer, p *manifest.Project) error {
 	out, err := os.MkdirTemp("", "gureum-build-")
 	if err != nil {
 		return err
@@ -119,10 +120,6 @@ func (d localDeployer) UploadArtifact(ctx context.Context, path, hash string) er
 
 func (d localDeployer) Deploy(ctx context.Context, req admin.DeployRequest) (*admin.DeployResult, error) {
 	return d.srv.Deploy(ctx, req)
-}
-
-func deployLocal(ctx context.Context, env IO, srv *server.Server, dir string) error {
-	return deployProject(ctx, env, localDeployer{srv}, dir)
 }
 
 func printRoutes(ctx context.Context, env IO, srv *server.Server) error {

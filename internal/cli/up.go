@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/manifest"
 	"github.com/gureum/gureum/internal/server"
 )
 
@@ -55,6 +56,15 @@ invocations finish within the drain timeout, then exits.`,
 
 func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error {
 	started := time.Now()
+	var proj *manifest.Project
+	if len(args) == 1 {
+		// A broken manifest is reported before the node starts.
+		p, err := manifest.Load(env.resolve(args[0]))
+		if err != nil {
+			return err
+		}
+		proj = p
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
@@ -69,8 +79,8 @@ func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error 
 	fmt.Fprintf(out, "  data     %s\n", cfg.DataDir)
 
 	var deployErr error
-	if len(args) == 1 {
-		deployErr = deployLocal(ctx, env, srv, env.resolve(args[0]))
+	if proj != nil {
+		deployErr = deployProject(ctx, env, localDeployer{srv}, proj)
 	}
 	if deployErr == nil {
 		if err := printRoutes(ctx, env, srv); err != nil {

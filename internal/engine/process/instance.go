@@ -392,16 +392,21 @@ func (in *Instance) Invoke(ctx context.Context, req *engine.Request) (*engine.Re
 	}
 	if o.functionError {
 		// A runtime that reports a fatal error exits right after (as
-		// aws-lambda-go does on a panic). Wait for it to either ask for the
-		// next event or exit, so Done is up to date and its last words are
-		// in this request's log.
+		// aws-lambda-go does on a panic); one that carries on asks for the
+		// next event at once. Wait briefly for either, so Done is up to
+		// date and the runtime's last words are in this request's log.
+		in.timer.Reset(min(time.Until(deadline), errorGrace))
 		in.awaitNext(ctx)
 	}
 	return &engine.Response{Payload: o.payload, FunctionError: o.functionError}, nil
 }
 
-// awaitNext waits, within the invocation's deadline, until the runtime that
-// posted a result asks for the next event or exits.
+// errorGrace bounds how long Invoke waits after a function error for the
+// runtime to exit or ask for the next event.
+const errorGrace = 100 * time.Millisecond
+
+// awaitNext waits until the runtime that posted a result asks for the next
+// event or exits, or in.timer fires.
 func (in *Instance) awaitNext(ctx context.Context) {
 	for {
 		in.mu.Lock()

@@ -32,6 +32,7 @@ type output struct {
 	idle    io.Writer     // where they go between requests
 	tail    []byte        // the latest output, for error messages
 	oom     bool          // the output since attach reports a failed allocation
+	crash   []byte        // the start of the first Go crash report since attach
 	streams [2]stream
 	closed  bool
 }
@@ -150,6 +151,9 @@ func (o *output) emitLocked(p []byte) {
 	if !o.oom {
 		o.oom = mentionsOOM(p)
 	}
+	if len(o.crash) == 0 {
+		o.crash = append(o.crash, crashStart(p)...)
+	}
 	if len(p) >= tailMax {
 		o.tail = append(o.tail[:0], p[len(p)-tailMax:]...)
 		return
@@ -187,6 +191,7 @@ func (o *output) attach(w io.Writer) {
 	o.drainLocked(false)
 	o.dst = w
 	o.oom = false
+	o.crash = o.crash[:0]
 	o.mu.Unlock()
 }
 
@@ -219,28 +224,26 @@ func (o *output) closeFiles() {
 	}
 }
 
-// crashReport returns up to n lines of the latest output, starting at the
-// last crash report in it (a Go "panic:" or "fatal error:", a Python
-// traceback) when there is one, and whether the output since the current
-// request began reports a failed allocation.
+// crashReport returns up to n lines of output that explain a crash: the
+// start of a Go crash report ("panic:", "fatal error:") written since the
+// current request began, or else the latest lines (where a Python traceback
+// ends with its exception). oom reports whether the output since the
+// request began tells of a failed allocation.
 func (o *output) crashReport(n int) (text string, oom bool) {
 	o.mu.Lock()
 	t := string(o.tail)
 	full := len(o.tail) == tailMax
+	fromCrash := len(o.crash) > 0
+	if fromCrash {
+		t, full = string(o.crash), false
+	}
 	oom = o.oom
 	o.mu.Unlock()
 	if i := strings.IndexByte(t, '\n'); full && i >= 0 {
 		t = t[i+1:] // the first line was cut
 	}
 	t = strings.TrimRight(t, "\n")
-	start := -1
-	for _, marker := range []string{"panic: ", "fatal error: ", "Traceback (most recent call last)"} {
-		if i := strings.LastIndex(t, marker); i > start && (i == 0 || t[i-1] == '\n') {
-			start = i
-		}
-	}
-	if start >= 0 {
-		t = t[start:]
+	if fromCrash {
 		for i, lines := 0, 0; i < len(t); i++ {
 			if t[i] == '\n' {
 				if lines++; lines == n {
@@ -258,6 +261,24 @@ func (o *output) crashReport(n int) (text string, oom bool) {
 		}
 	}
 	return t, oom
+}
+
+// crashStart returns up to 2 KiB of p from the first line that starts a Go
+// crash report, or nil.
+func crashStart(p []byte) []byte {
+	for _, marker := range [...]string{"panic: ", "fatal error: "} {
+		for i := 0; i < len(p); {
+			j := bytes.Index(p[i:], []byte(marker))
+			if j < 0 {
+				break
+			}
+			if j += i; j == 0 || p[j-1] == '\n' {
+				return p[j:min(len(p), j+2<<10)]
+			}
+			i = j + 1
+		}
+	}
+	return nil
 }
 
 // mentionsOOM reports whether output says an allocation failed, in the

@@ -468,18 +468,24 @@ func TestGoPartialLineStaysWithItsRequest(t *testing.T) {
 }
 
 func TestGoMemoryLimit(t *testing.T) {
-	e := newEngine(t, Default())
-	fn := prepare(t, e, spec("hog", goBootstrap)) // 128 MiB
-	in := startInstance(t, fn, io.Discard)
-	req, _ := newRequest(`{"action":"alloc","mib":1024}`, 30*time.Second)
-	_, err := in.Invoke(context.Background(), req)
-	if !errors.Is(err, engine.ErrCrashed) || !strings.Contains(err.Error(), "out of memory") {
-		t.Fatalf("got %v, want ErrCrashed out of memory", err)
-	}
-	in2 := startInstance(t, fn, io.Discard)
-	resp, _ := invokeOK(t, in2, `{"action":"alloc","mib":16}`)
-	if got := decode[goResult](t, resp.Payload).Say; got != "allocated 16 MiB" {
-		t.Errorf("within the limit: %q", got)
+	for _, traced := range []bool{true, false} {
+		t.Run(fmt.Sprintf("limit set at exec %v", traced), func(t *testing.T) {
+			e := newEngine(t, Default())
+			e.noPtrace.Store(!traced)                     // false: the fallback, limits set just after start
+			fn := prepare(t, e, spec("hog", goBootstrap)) // 128 MiB
+			in := startInstance(t, fn, io.Discard)
+			req, _ := newRequest(`{"action":"alloc","mib":1024}`, 30*time.Second)
+			_, err := in.Invoke(context.Background(), req)
+			if !errors.Is(err, engine.ErrCrashed) || !strings.Contains(err.Error(), "out of memory") {
+				t.Fatalf("got %v, want ErrCrashed out of memory", err)
+			}
+			t.Logf("allocating 1 GiB in 128 MiB: %v", err)
+			in2 := startInstance(t, fn, io.Discard)
+			resp, _ := invokeOK(t, in2, `{"action":"alloc","mib":16}`)
+			if got := decode[goResult](t, resp.Payload).Say; got != "allocated 16 MiB" {
+				t.Errorf("within the limit: %q", got)
+			}
+		})
 	}
 }
 
@@ -547,6 +553,16 @@ func TestPython(t *testing.T) {
 	doc := decode[errorDoc](t, resp.Payload)
 	if !resp.FunctionError || doc.ErrorType != "ValueError" || doc.ErrorMessage != "bad input: x" {
 		t.Errorf("error response %s", resp.Payload)
+	}
+	// Past its memory, Python's allocation fails and its handler reports
+	// MemoryError as the function's error; the instance carries on.
+	resp, _ = invokeOK(t, in, `{"action":"hog","mib":1024}`)
+	if doc := decode[errorDoc](t, resp.Payload); !resp.FunctionError || doc.ErrorType != "MemoryError" {
+		t.Errorf("allocating past the limit: %s", resp.Payload)
+	}
+	resp, _ = invokeOK(t, in, `{"say":"still here"}`)
+	if resp.FunctionError || !strings.Contains(string(resp.Payload), "still here") {
+		t.Errorf("after MemoryError: %s", resp.Payload)
 	}
 }
 

@@ -177,12 +177,29 @@ func TestRuntimeAPIConformance(t *testing.T) {
 		return ch
 	}
 
-	// An event with every header.
-	deadline := time.Now().Add(time.Minute)
+	// gotNext waits for the runtime's next call to receive the event of the
+	// invocation behind done; it fails instead of hanging if the invocation
+	// ends first.
+	gotNext := func(done chan instanceCall) apiReply {
+		t.Helper()
+		select {
+		case r := <-nexts:
+			return r
+		case c := <-done:
+			t.Fatalf("the invocation ended before the runtime received its event: %+v %v", c.resp, c.err)
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the runtime never received its event")
+		}
+		return apiReply{}
+	}
+
+	// An event with every header. The deadline is far off: this test is
+	// about the protocol, not timing, and must hold on a loaded machine.
+	deadline := time.Now().Add(10 * time.Minute)
 	req1 := &engine.Request{ID: "8476a536-e9f4-11e8-9739-2dfe598c3fcd", Payload: []byte(`{"hello":"world"}`), Deadline: deadline,
 		FunctionARN: "arn:aws:lambda:us-east-2:123456789012:function:custom-runtime", TraceID: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1", Log: io.Discard}
 	done := invoke(req1)
-	ev := <-nexts
+	ev := gotNext(done)
 	if ev.status != 200 || ev.body != `{"hello":"world"}` {
 		t.Fatalf("next: %d %q", ev.status, ev.body)
 	}
@@ -221,9 +238,9 @@ func TestRuntimeAPIConformance(t *testing.T) {
 
 	// An error document without errorType takes the header's.
 	go next()
-	req2 := &engine.Request{ID: "req-2", Payload: []byte(`{}`), Log: io.Discard}
+	req2 := &engine.Request{ID: "req-2", Payload: []byte(`{}`), Log: io.Discard} // no deadline: the function's timeout applies
 	done = invoke(req2)
-	ev = <-nexts
+	ev = gotNext(done)
 	if ev.header.Get("Lambda-Runtime-Aws-Request-Id") != "req-2" || ev.header.Get("Lambda-Runtime-Deadline-Ms") == "" ||
 		!strings.HasPrefix(ev.header.Get("Lambda-Runtime-Trace-Id"), "Root=1-") ||
 		ev.header.Get("Lambda-Runtime-Invoked-Function-Arn") != "arn:aws:lambda:us-east-1:000000000000:function:puppet" {
@@ -231,6 +248,7 @@ func TestRuntimeAPIConformance(t *testing.T) {
 	}
 	wantJSON(t, call(t, "POST", inv+"req-2/error", strings.NewReader(`{"errorMessage":"out of stock"}`),
 		http.Header{"Lambda-Runtime-Function-Error-Type": {"Order.OutOfStock"}}, nil), 202, `{"status":"OK"}`)
+	go next() // as a runtime does right after an error
 	c := <-done
 	if c.err != nil || !c.resp.FunctionError {
 		t.Fatalf("invoke: %+v %v", c.resp, c.err)
@@ -241,25 +259,24 @@ func TestRuntimeAPIConformance(t *testing.T) {
 
 	// A response that ends in error trailers, as aws-lambda-go sends when
 	// its response reader fails.
-	go next()
 	req3 := &engine.Request{ID: "req-3", Payload: []byte(`{}`), Deadline: deadline, Log: io.Discard}
 	done = invoke(req3)
-	<-nexts
+	gotNext(done)
 	trailerDoc := `{"errorMessage":"reader broke","errorType":"Stream.Error"}`
 	trailer := http.Header{
 		"Lambda-Runtime-Function-Error-Type": {"Stream.Error"},
 		"Lambda-Runtime-Function-Error-Body": {base64.StdEncoding.EncodeToString([]byte(trailerDoc))},
 	}
 	wantJSON(t, call(t, "POST", inv+"req-3/response", chunked{strings.NewReader(`{"partial":`)}, nil, trailer), 202, `{"status":"OK"}`)
+	go next()
 	if c := <-done; c.err != nil || !c.resp.FunctionError || string(c.resp.Payload) != trailerDoc {
 		t.Errorf("invoke: %+v %v", c.resp, c.err)
 	}
 
 	// Too large: 413 to the runtime, ErrResponseTooLarge to the caller.
-	go next()
 	req4 := &engine.Request{ID: "req-4", Payload: []byte(`{}`), Deadline: deadline, Log: io.Discard}
 	done = invoke(req4)
-	<-nexts
+	gotNext(done)
 	big := bytes.Repeat([]byte("x"), engine.MaxResponseBytes+1)
 	wantJSON(t, call(t, "POST", inv+"req-4/response", bytes.NewReader(big), nil, nil), 413,
 		`{"errorMessage":"Exceeded maximum allowed payload size (6291456 bytes).","errorType":"RequestEntityTooLarge"}`)

@@ -9,6 +9,9 @@ import sys
 def handler(event, context):
     if event.get("action") == "fail":
         raise ValueError("bad input: %s" % event.get("say"))
+    if event.get("action") == "hog":
+        hog = bytearray(event["mib"] << 20)
+        return {"allocated": len(hog)}
     print("python handling", context["request_id"], flush=True)
     return {
         "say": event.get("say"),
