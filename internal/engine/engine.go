@@ -21,6 +21,9 @@ type Spec struct {
 	MemoryMiB    int               // memory cap of one instance
 	Timeout      time.Duration     // longest a single invocation may run
 	Env          map[string]string // the function's own environment; nothing else
+	// Snapshot starts instances from a snapshot of an initialized one (wasm
+	// reactors only; experimental).
+	Snapshot bool
 }
 
 // Request is one invocation handed to one instance.
@@ -78,6 +81,10 @@ var (
 	ErrInit = errors.New("function initialization failed")
 	// ErrInvalidArtifact: the artifact cannot be run by this engine.
 	ErrInvalidArtifact = errors.New("invalid function artifact")
+	// ErrNotDelivered: the instance had stopped (its process exited while it
+	// was idle) before it took the event. The event never reached the
+	// function, so the caller may run it on another instance.
+	ErrNotDelivered = errors.New("event not delivered: the instance had stopped")
 	// ErrResponseTooLarge: the function's response exceeded the payload limit.
 	ErrResponseTooLarge = errors.New("function response too large")
 )

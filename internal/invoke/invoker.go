@@ -180,6 +180,7 @@ func (inv *Invoker) prepare(ctx context.Context, v *registry.Version) (engine.Fu
 		MemoryMiB:    v.Config.MemoryMiB,
 		Timeout:      time.Duration(v.Config.Timeout),
 		Env:          v.Config.Env,
+		Snapshot:     v.Config.Snapshot,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInitFailed, err)
@@ -215,6 +216,10 @@ func (inv *Invoker) PreparedVersions() []pool.Key {
 	return keys
 }
 
+// maxDeliveryAttempts bounds how often an event that no instance took is
+// offered to another one.
+const maxDeliveryAttempts = 3
+
 // Invoke runs one synchronous invocation.
 func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 	inv.inflight.Add(1)
@@ -244,8 +249,44 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 	log := inv.cfg.Logs.Writer(v.Config.Name, ver, rid, req.KeepLog)
 	defer log.Close()
 
-	lease, err := inv.cfg.Pools.Acquire(ctx, key, fn, lim, log)
-	if err != nil {
+	// An instance may have stopped while it sat idle (a process runtime
+	// exits after reporting a panic); its event was never delivered, so it
+	// runs on another instance, a bounded number of times.
+	var (
+		lease      pool.Lease
+		resp       *engine.Response
+		acquireErr error
+		start      time.Time
+	)
+	timeout := time.Duration(v.Config.Timeout)
+	var callCtx context.Context
+	for attempt := 0; ; attempt++ {
+		lease, acquireErr = inv.cfg.Pools.Acquire(ctx, key, fn, lim, log)
+		if acquireErr != nil {
+			err = acquireErr
+			break
+		}
+		res.Cold, res.InitDuration = lease.Cold, lease.InitDuration
+		start = time.Now()
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithDeadline(ctx, start.Add(timeout))
+		ereq := engine.Request{
+			ID:          rid,
+			Payload:     req.Payload,
+			Deadline:    start.Add(timeout),
+			FunctionARN: p.arn,
+			TraceID:     req.TraceID,
+			Log:         log,
+		}
+		resp, err = lease.Instance.Invoke(callCtx, &ereq)
+		res.Duration = time.Since(start)
+		cancel()
+		lease.Release(err != nil)
+		if !errors.Is(err, engine.ErrNotDelivered) || attempt == maxDeliveryAttempts-1 {
+			break
+		}
+	}
+	if acquireErr != nil {
 		if errors.Is(err, pool.ErrThrottled) {
 			return nil, fmt.Errorf("%w: %s", ErrThrottled, v.Config.Name)
 		}
@@ -253,23 +294,6 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 		res.Log = bytesClone(log.Tail())
 		return res, initError(err)
 	}
-	res.Cold, res.InitDuration = lease.Cold, lease.InitDuration
-
-	timeout := time.Duration(v.Config.Timeout)
-	start := time.Now()
-	callCtx, cancel := context.WithDeadline(ctx, start.Add(timeout))
-	ereq := engine.Request{
-		ID:          rid,
-		Payload:     req.Payload,
-		Deadline:    start.Add(timeout),
-		FunctionARN: p.arn,
-		TraceID:     req.TraceID,
-		Log:         log,
-	}
-	resp, err := lease.Instance.Invoke(callCtx, &ereq)
-	res.Duration = time.Since(start)
-	cancel()
-	lease.Release(err != nil)
 
 	outcome := "success"
 	switch {

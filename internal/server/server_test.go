@@ -138,25 +138,34 @@ func TestFailuresAreContained(t *testing.T) {
     memory: 128
     events:
       - http: POST /f
+  small:
+    build: BUILD
+    memory: 128
+    timeout: 60s
+    events:
+      - http: POST /small
   big:
     build: BUILD
     memory: 512
+    timeout: 60s
 `))
 	cases := []struct {
 		name   string
+		path   string
 		event  string
 		status int
 		code   string
 	}{
-		{"returned error", `{"op":"fail","msg":"x"}`, 502, "FunctionError"},
-		{"panic", `{"op":"panic"}`, 502, "FunctionError"},
-		{"infinite loop stopped at timeout", `{"op":"loop"}`, 504, "FunctionTimeout"},
-		{"sleep past timeout", `{"op":"sleep","ms":5000}`, 504, "FunctionTimeout"},
-		{"memory over the cap", `{"op":"hog","mb":300}`, 502, "FunctionError"},
+		{"returned error", "/f", `{"op":"fail","msg":"x"}`, 502, "FunctionError"},
+		{"panic", "/f", `{"op":"panic"}`, 502, "FunctionError"},
+		{"infinite loop stopped at timeout", "/f", `{"op":"loop"}`, 504, "FunctionTimeout"},
+		{"sleep past timeout", "/f", `{"op":"sleep","ms":5000}`, 504, "FunctionTimeout"},
+		// A long timeout, so that only the memory cap can stop it.
+		{"memory over the cap", "/small", `{"op":"hog","mb":200}`, 502, "FunctionError"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := n.Do(http.MethodPost, "/f", []byte(c.event), nil)
+			resp, body := n.Do(http.MethodPost, c.path, []byte(c.event), nil)
 			if resp.StatusCode != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, body)
 			}
@@ -165,7 +174,7 @@ func TestFailuresAreContained(t *testing.T) {
 				t.Fatalf("error body %s (want code %s)", body, c.code)
 			}
 			// The function and the node keep working.
-			resp, body = n.Do(http.MethodPost, "/f", []byte(`{"op":"echo","msg":"still here"}`), nil)
+			resp, body = n.Do(http.MethodPost, c.path, []byte(`{"op":"echo","msg":"still here"}`), nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(body), "still here") {
 				t.Fatalf("after failure: %d %s", resp.StatusCode, body)
 			}
@@ -176,7 +185,7 @@ func TestFailuresAreContained(t *testing.T) {
 		t.Fatalf("invoke fail: %+v", r)
 	}
 	// The same allocation fits in a function with more memory.
-	if r := n.CLI("invoke", "big", "--data", `{"op":"hog","mb":300}`); r.Code != 0 || !strings.Contains(r.Stdout, `"held":300`) {
+	if r := n.CLI("invoke", "big", "--data", `{"op":"hog","mb":200}`); r.Code != 0 || !strings.Contains(r.Stdout, `"held":200`) {
 		t.Fatalf("hog with 512 MiB: %+v", r)
 	}
 	// No grant, no file system.

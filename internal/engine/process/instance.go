@@ -319,7 +319,7 @@ func (in *Instance) Invoke(ctx context.Context, req *engine.Request) (*engine.Re
 	case <-in.closing:
 		return nil, fmt.Errorf("%w: the instance is closed", engine.ErrCrashed)
 	case <-in.exited:
-		return nil, in.crashError("the process had exited before the invocation; the event was not delivered")
+		return nil, fmt.Errorf("%w: %w", engine.ErrNotDelivered, in.crashError("the process had exited before the invocation"))
 	default:
 	}
 
@@ -358,7 +358,7 @@ func (in *Instance) Invoke(ctx context.Context, req *engine.Request) (*engine.Re
 	select {
 	case in.events <- inv:
 	case <-in.exited:
-		return nil, in.crashError("the process exited before it took the event")
+		return nil, fmt.Errorf("%w: %w", engine.ErrNotDelivered, in.crashError("the process exited before it took the event"))
 	case <-in.timer.C:
 		return nil, in.timeout(ctx, deadline.Sub(start))
 	case <-ctx.Done():
