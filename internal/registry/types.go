@@ -41,8 +41,9 @@ type FunctionConfig struct {
 	Handler      string            `json:"handler,omitempty"` // process: _HANDLER
 	MemoryMiB    int               `json:"memory"`
 	Timeout      Duration          `json:"timeout"`
-	Concurrency  int               `json:"concurrency"` // most instances at once, 0 = node default
-	Provisioned  int               `json:"provisioned"` // instances kept warm
+	Concurrency  int               `json:"concurrency"`        // most instances at once, 0 = node default
+	Provisioned  int               `json:"provisioned"`        // instances kept warm
+	Snapshot     bool              `json:"snapshot,omitempty"` // wasm: start instances from a snapshot (experimental)
 	Env          map[string]string `json:"env,omitempty"`
 	Routes       []Route           `json:"routes,omitempty"` // HTTP events
 }
