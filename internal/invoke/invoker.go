@@ -349,7 +349,7 @@ func (inv *Invoker) report(log *observe.InvocationLog, res *Result, v *registry.
 	if outcome != "success" {
 		line += " Status: " + outcome
 	}
-	log.Printf("%s", line)
+	log.Line(line)
 }
 
 func initError(err error) error {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,22 +112,20 @@ func (l *Logs) flushLoop() {
 
 // Append queues one entry.
 func (l *Logs) Append(e Entry) {
-	if len(e.Message) > maxLine {
-		e.Message = e.Message[:maxLine] + " …[truncated]"
-	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return // an Entry always marshals
-	}
+	l.appendLine(e.Function, appendEntry(nil, e.Time, e.Function, e.Version, e.RequestID, e.Message))
+}
+
+// appendLine queues one JSON line of fn. line is copied.
+func (l *Logs) appendLine(fn string, line []byte) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return
 	}
-	buf := l.pending[e.Function]
+	buf := l.pending[fn]
 	if buf == nil {
 		buf = new(bytes.Buffer)
-		l.pending[e.Function] = buf
+		l.pending[fn] = buf
 	}
 	buf.Write(line)
 	buf.WriteByte('\n')
@@ -137,8 +136,94 @@ func (l *Logs) Append(e Entry) {
 	}
 	l.mu.Unlock()
 	if full != nil {
-		l.publish(e.Function, full)
+		l.publish(fn, full)
 	}
+}
+
+// appendEntry appends the JSON of an Entry to b, as json.Marshal writes it,
+// with the message cut at maxLine bytes. The warm invocation path writes at
+// least one line per invocation (REPORT), so this avoids reflection and the
+// intermediate string of the message.
+func appendEntry[M []byte | string](b []byte, t time.Time, fn, version, requestID string, msg M) []byte {
+	b = append(b, `{"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","function":`...)
+	b = appendJSONString(b, fn)
+	if version != "" {
+		b = append(b, `,"version":`...)
+		b = appendJSONString(b, version)
+	}
+	if requestID != "" {
+		b = append(b, `,"requestId":`...)
+		b = appendJSONString(b, requestID)
+	}
+	b = append(b, `,"message":`...)
+	if len(msg) > maxLine {
+		b = appendJSONString(b, string(msg[:maxLine])+truncated)
+	} else {
+		b = appendJSONString(b, msg)
+	}
+	return append(b, '}')
+}
+
+// truncated ends a message cut at maxLine.
+const truncated = " …[truncated]"
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as json.Marshal quotes it: with <, >
+// and & escaped, invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
+func appendJSONString[S []byte | string](b []byte, s S) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		n := min(len(s)-i, utf8.UTFMax)
+		r, size := utf8.DecodeRuneInString(string(s[i : i+n]))
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // Flush publishes every pending batch.
@@ -303,6 +388,7 @@ type InvocationLog struct {
 	keep    bool
 	partial []byte
 	tail    []byte
+	line    []byte // the entry being written
 }
 
 // Write splits p into lines and stores each complete one.
@@ -335,17 +421,23 @@ func (w *InvocationLog) Write(p []byte) (int, error) {
 
 // Printf writes a platform line (START, END, REPORT) into the invocation's log.
 func (w *InvocationLog) Printf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
+	w.Line(fmt.Sprintf(format, args...))
+}
+
+// Line writes a platform line (START, END, REPORT) into the invocation's
+// log, as Printf("%s", line) does.
+func (w *InvocationLog) Line(line string) {
 	if w.keep {
 		w.tail = append(w.tail, line...)
 		w.tail = append(w.tail, '\n')
 	}
-	w.emit([]byte(line))
+	w.line = appendEntry(w.line[:0], time.Now(), w.fn, w.version, w.rid, strings.TrimRight(line, "\r"))
+	w.logs.appendLine(w.fn, w.line)
 }
 
 func (w *InvocationLog) emit(line []byte) {
-	msg := strings.TrimRight(string(line), "\r")
-	w.logs.Append(Entry{Time: time.Now(), Function: w.fn, Version: w.version, RequestID: w.rid, Message: msg})
+	w.line = appendEntry(w.line[:0], time.Now(), w.fn, w.version, w.rid, bytes.TrimRight(line, "\r"))
+	w.logs.appendLine(w.fn, w.line)
 }
 
 // Tail returns what was written, when the writer was asked to keep it.

@@ -36,7 +36,9 @@ type reflectHandler struct {
 	eventType    reflect.Type // nil when the handler takes no event
 	args         [2]reflect.Value
 	out          bytes.Buffer
-	enc          *json.Encoder // writes to out
+	enc          *json.Encoder  // writes to out
+	apiGateway   apiGatewayCall // fn set for the common API Gateway forms
+	buf          []byte         // the last API Gateway response
 }
 
 // errorHandler reports a handler that cannot be called, on every invocation,
@@ -70,7 +72,7 @@ func newHandler(handler any) invoker {
 	if err := validateReturns(t); err != nil {
 		return errorHandler{err}
 	}
-	h := &reflectHandler{fn: fn, takesContext: takesContext}
+	h := &reflectHandler{fn: fn, takesContext: takesContext, apiGateway: apiGatewayCallOf(handler)}
 	h.enc = json.NewEncoder(&h.out)
 	h.enc.SetEscapeHTML(false)
 	if (t.NumIn() == 1 && !takesContext) || t.NumIn() == 2 {
@@ -120,7 +122,13 @@ func validateReturns(t reflect.Type) error {
 
 // Invoke decodes the event, calls the handler and encodes its result.
 func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if h.apiGateway.fn != nil {
+		if out, ok, err := h.invokeAPIGateway(ctx, payload); ok {
+			return out, err
+		}
+	}
 	trace := handlertrace.FromContext(ctx)
+	var err error
 	args := h.args[:0]
 	defer clear(h.args[:])
 	if h.takesContext {
@@ -128,7 +136,15 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 	}
 	if h.eventType != nil {
 		event := reflect.New(h.eventType)
-		if err := json.Unmarshal(payload, event.Interface()); err != nil {
+		if h.eventType != apiRequestType && h.eventType != apiRequestPtr {
+			err = json.Unmarshal(payload, event.Interface())
+		} else if h.apiGateway.fn != nil || !decodeEvent(payload, event) {
+			// (A handler with an apiGateway call has tried the fast
+			// decoder already.)
+			event = reflect.New(h.eventType)
+			err = json.Unmarshal(payload, event.Interface())
+		}
+		if err != nil {
 			// lambda.NewHandler decodes with a json.Decoder, which differs
 			// from Unmarshal on trailing data and in its errors; Unmarshal
 			// is faster when the event is well formed.
@@ -157,6 +173,16 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 		}
 	}
 
+	switch v := val.(type) {
+	case apiResponse:
+		h.buf = appendAPIGatewayV2HTTPResponse(h.buf[:0], &v)
+		return h.buf, nil
+	case *apiResponse:
+		if v != nil {
+			h.buf = appendAPIGatewayV2HTTPResponse(h.buf[:0], v)
+			return h.buf, nil
+		}
+	}
 	h.out.Reset()
 	if err := h.enc.Encode(val); err != nil {
 		// A value that is not JSON but is a reader is returned as it reads.

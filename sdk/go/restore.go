@@ -1,0 +1,24 @@
+package gureum
+
+// restoreHooks run in every instance started from a snapshot; see OnRestore.
+var restoreHooks []func()
+
+// OnRestore registers f to run in every instance the host starts from a
+// snapshot (a function with snapshot: true), before its first invocation.
+// Call it from main or an init function, before Start.
+//
+// A snapshot copies the instance's memory as it was after initialization,
+// so everything initialization computed is shared by every restored
+// instance. The SDK gives each restored instance fresh state for Go's
+// runtime generator, behind math/rand's and math/rand/v2's global
+// functions and the seeds of maps made later, and crypto/rand is always
+// fresh. But a generator the program made during initialization, say
+// rand.New(rand.NewPCG(seed1, seed2)), and any value drawn from one
+// (tokens, IDs), is the same in every restored instance: make such values
+// per invocation, or reseed them here from crypto/rand. Clocks continue
+// from the snapshot's; they never run backwards.
+//
+// Outside a snapshot, f never runs.
+func OnRestore(f func()) {
+	restoreHooks = append(restoreHooks, f)
+}
