@@ -14,10 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gureum/gureum/internal/apiclient"
+	"github.com/gureum/gureum/internal/version"
 )
-
-// Version is gureum's version, set at build time with -ldflags.
-var Version = "0.1.0-dev"
 
 // IO is what a command run sees of its process.
 type IO struct {
@@ -119,7 +117,7 @@ func newRoot(env IO) *cobra.Command {
 		Short:         "gureum runs serverless functions, events and workflows from one binary",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       version.Version,
 	}
 	root.AddCommand(
 		newUp(env),

@@ -11,6 +11,7 @@ import (
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/manifest"
 	"github.com/gureum/gureum/internal/server"
+	"github.com/gureum/gureum/internal/version"
 )
 
 func newUp(env IO) *cobra.Command {
@@ -73,7 +74,7 @@ func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error 
 		return err
 	}
 	out := env.Stdout
-	fmt.Fprintf(out, "gureum %s ready in %s\n", Version, time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(out, "gureum %s ready in %s\n", version.Version, time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(out, "  gateway  http://%s\n", srv.Addr())
 	fmt.Fprintf(out, "  admin    http://%s/_gureum/v1  (token in %s)\n", srv.AdminAddr(), cfg.Path("token"))
 	fmt.Fprintf(out, "  data     %s\n", cfg.DataDir)

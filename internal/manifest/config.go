@@ -20,6 +20,7 @@ func (f *Function) Config() registry.FunctionConfig {
 		Timeout:     registry.Duration(f.Timeout),
 		Concurrency: f.Concurrency,
 		Provisioned: f.Provisioned,
+		Snapshot:    f.Snapshot,
 	}
 	if f.Handler != "" {
 		cfg.Handler = f.handlerName

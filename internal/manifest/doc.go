@@ -27,6 +27,9 @@
 //     in whole milliseconds; default 3s.
 //   - concurrency ≥ 0 (0 = the node's default); provisioned ≥ 0 and at most
 //     concurrency when concurrency is set.
+//   - snapshot: true or false, default false. Experimental: a wasm function
+//     starts its instances from a snapshot of one that has initialized
+//     (see internal/engine/wasm/ABI.md); ignored for runtime: process.
 //   - env: names match [A-Za-z_][A-Za-z0-9_]*, none starting with AWS_ or
 //     taken by the Lambda runtime (_HANDLER, LAMBDA_TASK_ROOT, ...); values
 //     are scalars kept as their YAML text; at most 4 KB in total.

@@ -117,6 +117,8 @@ func (p *parser) function(e entry) *Function {
 					provisioned, n.provisioned = v, s.val
 				}
 			}
+		case "snapshot":
+			f.Snapshot, _ = p.boolean(s.val, sp, "snapshot: true")
 		case "env":
 			f.Env = p.env(s.val, sp)
 		case "permissions":

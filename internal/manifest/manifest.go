@@ -69,6 +69,7 @@ type Function struct {
 	Timeout     time.Duration       //
 	Concurrency int                 // most instances at once; 0 = node default
 	Provisioned int                 // instances kept warm
+	Snapshot    bool                // wasm: start instances from a snapshot (experimental)
 	Env         map[string]string   // nil when empty
 	Permissions map[string][]string // always empty in this version
 	Events      []Event             // in file order

@@ -33,6 +33,14 @@ func TestParseValid(t *testing.T) {
 			want: &Project{App: "shop", Dir: ".", File: "gureum.yaml", Functions: []*Function{fn("api", 3)}},
 		},
 		{
+			name: "snapshot",
+			yaml: "app: shop\nfunctions:\n  api:\n    build: ./api\n    snapshot: true\n  off:\n    build: ./off\n    snapshot: false\n",
+			want: &Project{App: "shop", Dir: ".", File: "gureum.yaml", Functions: []*Function{
+				with(fn("api", 3), func(f *Function) { f.Snapshot = true }),
+				fn("off", 6),
+			}},
+		},
+		{
 			name: "design sketch with the supported keys",
 			yaml: `app: shop
 functions:

@@ -24,7 +24,7 @@ const (
 // Keys the manifest knows, for "did you mean" suggestions.
 var (
 	topKeys      = []string{"app", "functions", "queues", "topics", "buckets", "tables", "workflows"}
-	functionKeys = []string{"runtime", "build", "artifact", "handler", "memory", "timeout", "concurrency", "provisioned", "env", "permissions", "events"}
+	functionKeys = []string{"runtime", "build", "artifact", "handler", "memory", "timeout", "concurrency", "provisioned", "snapshot", "env", "permissions", "events"}
 )
 
 // parser collects problems while it walks a manifest's YAML nodes. It never
@@ -451,6 +451,21 @@ func (p *parser) str(n *yaml.Node, path, example string) (string, bool) {
 		return n.Value, true
 	}
 	return "", false
+}
+
+// boolean returns a true or false scalar's value.
+func (p *parser) boolean(n *yaml.Node, path, example string) (bool, bool) {
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		switch n.Value {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	p.add(n, path, fmt.Sprintf("%s is not true or false; %s is true or false, e.g. %s", describe(n), name, example))
+	return false, false
 }
 
 // integer returns an integer scalar's value. what completes "memory is ...".

@@ -34,6 +34,7 @@ import (
 	"github.com/gureum/gureum/internal/observe"
 	"github.com/gureum/gureum/internal/pool"
 	"github.com/gureum/gureum/internal/registry"
+	"github.com/gureum/gureum/internal/version"
 )
 
 // Server is one gureum node.
@@ -127,7 +128,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.logs, err = observe.OpenLogs(ctx, s.bus.Conn(), s.bus.JetStream(), observe.LogsConfig{Retention: s.cfg.LogRetention}); err != nil {
 		return err
 	}
-	wasmEng, err := wasm.New(wasm.Config{CacheDir: s.cfg.Path("cache", "wasm")})
+	wasmEng, err := wasm.New(wasm.Config{CacheDir: s.cfg.Path("cache", "wasm"), Version: version.Version})
 	if err != nil {
 		return fmt.Errorf("start wasm runtime: %w", err)
 	}

@@ -342,3 +342,42 @@ func stats(n *testutil.Node, key pool.Key) pool.Stats {
 	st, _ := n.Server.Pools().StatsOf(key)
 	return st
 }
+
+func TestSnapshotColdStartsThroughTheNode(t *testing.T) {
+	n := testutil.StartServer(t)
+	n.Deploy(project(t, "snap", `
+  snappy:
+    build: BUILD
+    snapshot: true
+    timeout: 10s
+    env: {GREETING: restored}
+`))
+	// The first cold start initializes normally and takes the snapshot.
+	r := n.CLI("invoke", "snappy", "-v", "--data", `{"op":"count"}`)
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"count":1`) || !strings.Contains(r.Stderr, "cold") {
+		t.Fatalf("first invocation: %+v", r)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(n.Config.DataDir, "cache", "wasm", "snapshots", "*"))
+	if len(snaps) == 0 {
+		t.Fatalf("no snapshot stored under the data directory")
+	}
+	// Keep that instance busy, so the next invocation starts another one,
+	// from the snapshot: it must behave as a fresh instance.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.CLI("invoke", "snappy", "--data", `{"op":"sleep","ms":1500}`)
+	}()
+	testutil.Eventually(t, 10*time.Second, "the first instance to be busy", func() bool {
+		return stats(n, pool.Key{Function: "snappy", Version: "1"}).Busy == 1
+	})
+	r = n.CLI("invoke", "snappy", "-v", "--data", `{"op":"count"}`)
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"count":1`) || !strings.Contains(r.Stderr, "cold") {
+		t.Fatalf("restored instance: %+v", r)
+	}
+	if r := n.CLI("invoke", "snappy", "--data", `{"op":"echo","msg":"x"}`); !strings.Contains(r.Stdout, `"env":"restored"`) {
+		t.Fatalf("environment after restore: %+v", r)
+	}
+	wg.Wait()
+}

@@ -12,6 +12,11 @@
 // are instantiated once and called per invocation through the ABI in
 // ABI.md, and WASI commands, which get a fresh instance per invocation with
 // the event on stdin and the response on stdout.
+//
+// A reactor whose Spec asks for it (experimental, off by default) starts its
+// instances from a snapshot of one that has initialized: a rewrite of the
+// module whose initial state is that instance's memory and globals
+// (snapshot.go, the snapshot package, and "Snapshots" in ABI.md).
 package wasm
 
 import (
@@ -51,6 +56,9 @@ type Config struct {
 	// (package initializers and main) in NewInstance, on top of the
 	// caller's context. Zero means DefaultInitTimeout.
 	InitTimeout time.Duration
+	// Version is gureum's version. It is part of every snapshot's cache
+	// key, so that a snapshot taken by another version is never used.
+	Version string
 }
 
 // Validate reports a configuration the Engine cannot use.

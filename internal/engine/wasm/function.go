@@ -98,6 +98,8 @@ type function struct {
 	memMiB  int
 	timeout time.Duration
 	config  wazero.ModuleConfig // shared by every instance; each adds its own I/O
+	spec    engine.Spec
+	snap    *snapshots // nil unless spec.Snapshot and a reactor
 	closed  atomic.Bool
 }
 
@@ -117,10 +119,12 @@ func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB 
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(memMiB),
 	}
 	maps.Copy(env, spec.Env)
+	var envList []string
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cfg = cfg.WithEnv(k, env[k])
+		envList = append(envList, k+"="+env[k])
 	}
-	return &function{
+	f := &function{
 		e:       e,
 		rt:      rt,
 		mod:     m,
@@ -128,7 +132,15 @@ func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB 
 		memMiB:  memMiB,
 		timeout: spec.Timeout,
 		config:  cfg,
+		spec:    spec,
 	}
+	if spec.Snapshot && m.kind == kindReactor {
+		f.snap = &snapshots{
+			key: snapshotKey(e, m.key.hash, configDigest([]string{spec.Function}, envList, memMiB)),
+			cap: &monoClock{base: time.Now()},
+		}
+	}
+	return f
 }
 
 // NewInstance starts one instance: for a reactor it runs the module's
@@ -143,13 +155,19 @@ func (f *function) NewInstance(ctx context.Context, log io.Writer) (engine.Insta
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.e.cfg.InitTimeout)
 	defer cancel()
-	return newReactor(ctx, f, log)
+	if f.snap != nil {
+		return f.snap.newInstance(ctx, f, log)
+	}
+	return newReactor(ctx, f, f.mod.compiled, f.config, log)
 }
 
 // Close releases the function's compiled code once no other prepared
 // function shares it. Its instances keep running until closed.
 func (f *function) Close(context.Context) error {
 	if f.closed.CompareAndSwap(false, true) {
+		if f.snap != nil {
+			f.snap.close()
+		}
 		f.e.release(f.mod)
 	}
 	return nil

@@ -25,7 +25,7 @@ type artifact struct {
 // artifacts holds the modules TestMain builds from testdata; it is written
 // once, before any test runs.
 var artifacts struct {
-	hello, behave, nostart, command artifact
+	hello, behave, nostart, command, snap artifact
 	// cacheDir is a compilation cache shared by the tests' engines, so
 	// each module is compiled once per test binary.
 	cacheDir string
@@ -53,6 +53,7 @@ func runTests(m *testing.M) int {
 		{"behave", false, &artifacts.behave},
 		{"nostart", false, &artifacts.nostart},
 		{"command", true, &artifacts.command},
+		{"snap", false, &artifacts.snap},
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(targets))
@@ -68,7 +69,7 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
-	if err := warmCache(targets[0].out, targets[1].out, targets[2].out, targets[3].out); err != nil {
+	if err := warmCache(targets[0].out, targets[1].out, targets[2].out, targets[3].out, targets[4].out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

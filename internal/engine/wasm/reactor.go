@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/gureum/gureum/internal/engine"
@@ -50,25 +51,23 @@ type reactor struct {
 	stack          [2]uint64
 }
 
-func newReactor(ctx context.Context, f *function, log io.Writer) (*reactor, error) {
+// newReactor instantiates cm with cfg and runs its initialization.
+func newReactor(ctx context.Context, f *function, cm wazero.CompiledModule, cfg wazero.ModuleConfig, log io.Writer) (*reactor, error) {
 	r := &reactor{call: call{fn: f}}
 	r.stderr.watch = true
 	r.point(ctx, log)
 	defer r.point(nil, nil)
 
-	cfg := f.config.
+	cfg = cfg.
 		WithStdout(&r.stdout).
 		WithStderr(&r.stderr).
 		WithNanosleep(r.sleeper.sleep)
 	ctx = r.bind(ctx)
-	mod, err := f.rt.InstantiateModule(ctx, f.mod.compiled, cfg)
+	mod, err := f.rt.InstantiateModule(ctx, cm, cfg)
 	if err != nil {
 		return nil, f.initFailure("instantiation", err, r.stderr.oom)
 	}
-	r.mod = mod
-	r.mem = mod.Memory()
-	r.handle = mod.ExportedFunction(exportHandle)
-	r.buffer = mod.ExportedFunction(exportBuffer)
+	r.attach(mod)
 	for _, name := range []string{exportInitialize, exportStart} {
 		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
 			_ = mod.Close(ctx)
@@ -76,6 +75,14 @@ func newReactor(ctx context.Context, f *function, log io.Writer) (*reactor, erro
 		}
 	}
 	return r, nil
+}
+
+// attach makes mod the reactor's module.
+func (r *reactor) attach(mod api.Module) {
+	r.mod = mod
+	r.mem = mod.Memory()
+	r.handle = mod.ExportedFunction(exportHandle)
+	r.buffer = mod.ExportedFunction(exportBuffer)
 }
 
 // point directs the guest's output at log and its sleeps at ctx.

@@ -1,0 +1,223 @@
+package wasm
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gureum/gureum/internal/engine"
+)
+
+type snapResult struct {
+	Table     int    `json:"table"`
+	Restored  int    `json:"restored"`
+	Global    uint64 `json:"global"`
+	Own       uint64 `json:"own"`
+	Crypto    uint64 `json:"crypto"`
+	SinceInit int64  `json:"sinceInit"`
+	Sum       int    `json:"sum"`
+}
+
+func snapshotSpec(s *engine.Spec) { s.Snapshot = true }
+
+// snapshotEngine returns an engine with its own cache directory, so that
+// snapshots do not leak between tests.
+func snapshotEngine(t *testing.T) (*Engine, string) {
+	dir := t.TempDir()
+	return newEngine(t, Config{CacheDir: dir}), dir
+}
+
+// restored starts the first instance (which takes the snapshot) and
+// returns a second one, started from it.
+func restored(t *testing.T, fn engine.Function) engine.Instance {
+	t.Helper()
+	first, log := start(t, fn)
+	if strings.Contains(log, "snapshot") {
+		t.Fatalf("first cold start: %s", log)
+	}
+	var r snapResult
+	ok(t, first, `{"action":"echo"}`, &r)
+	if r.Restored != 0 {
+		t.Fatalf("the capturing instance reports %d restores", r.Restored)
+	}
+	inst, log := start(t, fn)
+	if log != "" {
+		t.Fatalf("restored cold start logged %q", log)
+	}
+	ok(t, inst, `{"action":"echo"}`, &r)
+	if r.Restored != 1 {
+		t.Fatalf("instance was not restored: %+v", r)
+	}
+	return inst
+}
+
+func TestSnapshotSameOutput(t *testing.T) {
+	e, dir := snapshotEngine(t)
+	plain, _ := start(t, prepare(t, e, "snap", artifacts.snap, nil))
+	inst := restored(t, prepare(t, e, "snap", artifacts.snap, snapshotSpec))
+
+	for _, p := range []string{`{"action":"echo"}`, `{"action":"work","mib":40}`, `{"action":"nope"}`} {
+		a, b := invoke(plain, p, 30*time.Second), invoke(inst, p, 30*time.Second)
+		if a.err != nil || b.err != nil {
+			t.Fatalf("%s: %v / %v", p, a.err, b.err)
+		}
+		// Restored differs from the plain instance only in its restore count.
+		want := strings.Replace(string(a.resp.Payload), `"restored":0`, `"restored":1`, 1)
+		if string(b.resp.Payload) != want || a.resp.FunctionError != b.resp.FunctionError || a.log != b.log {
+			t.Errorf("%s:\nplain    %s %q\nrestored %s %q", p, a.resp.Payload, a.log, b.resp.Payload, b.log)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", artifacts.snap.hash+"-*.wasm"))
+	if len(files) != 1 {
+		t.Fatalf("cached snapshots: %v", files)
+	}
+	if fi, err := os.Stat(files[0]); err == nil {
+		orig, _ := os.Stat(artifacts.snap.path)
+		t.Logf("module %d bytes, snapshot %d bytes", orig.Size(), fi.Size())
+	}
+}
+
+// TestSnapshotAfterRestore runs heap growth, the garbage collector,
+// goroutines, timers and stdout in restored instances, repeatedly.
+func TestSnapshotAfterRestore(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	inst := restored(t, fn)
+	for i := range 3 {
+		var r snapResult
+		o := ok(t, inst, `{"action":"work","mib":60}`, &r)
+		if r.Sum != 28+60 || o.log != "worked 88\n" || r.Table != 19999*19999 {
+			t.Fatalf("call %d: %+v, log %q", i, r, o.log)
+		}
+	}
+}
+
+func TestSnapshotRandomness(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	_ = restored(t, fn)
+	var a, b snapResult
+	i1, _ := start(t, fn)
+	i2, _ := start(t, fn)
+	ok(t, i1, `{"action":"rand"}`, &a)
+	ok(t, i2, `{"action":"rand"}`, &b)
+	if a.Crypto == b.Crypto {
+		t.Errorf("crypto/rand gave %d in two restored instances", a.Crypto)
+	}
+	if a.Own == b.Own {
+		t.Errorf("a generator reseeded by OnRestore gave %d in two restored instances", a.Own)
+	}
+	// Go's runtime-seeded source, behind math/rand/v2's global functions,
+	// is reseeded by the SDK's restore hook.
+	if a.Global == b.Global {
+		t.Errorf("math/rand/v2 gave %d in two restored instances", a.Global)
+	}
+}
+
+func TestSnapshotClock(t *testing.T) {
+	e, dir := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	inst := restored(t, fn)
+	var r snapResult
+	ok(t, inst, `{"action":"clock"}`, &r)
+	if r.SinceInit <= 0 {
+		t.Fatalf("time since init %d", r.SinceInit)
+	}
+
+	// A new process: a fresh engine whose monotonic clock starts anew
+	// loads the cached snapshot, taken much "later" than now.
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	if len(files) != 1 {
+		t.Fatalf("cached snapshots: %v", files)
+	}
+	e2 := newEngine(t, Config{CacheDir: dir})
+	fn2 := prepare(t, e2, "snap", artifacts.snap, snapshotSpec)
+	f2 := fn2.(*function)
+	f2.snap.cap.base = time.Now().Add(time.Hour) // the host clock reads -1h
+	inst2, log := start(t, fn2)
+	if log != "" {
+		t.Fatalf("cold start from cached snapshot logged %q", log)
+	}
+	var r2 snapResult
+	ok(t, inst2, `{"action":"clock"}`, &r2)
+	if r2.Restored != 1 || r2.SinceInit <= 0 {
+		t.Fatalf("from cache: %+v", r2)
+	}
+}
+
+func TestSnapshotOtherVersion(t *testing.T) {
+	e, dir := snapshotEngine(t)
+	_ = restored(t, prepare(t, e, "snap", artifacts.snap, snapshotSpec))
+
+	// The same cache, another gureum version: the snapshot is not used.
+	e2 := newEngine(t, Config{CacheDir: dir, Version: "other"})
+	fn := prepare(t, e2, "snap", artifacts.snap, snapshotSpec)
+	inst, _ := start(t, fn)
+	var r snapResult
+	ok(t, inst, `{"action":"echo"}`, &r)
+	if r.Restored != 0 {
+		t.Fatal("a snapshot of another version was used")
+	}
+
+	// A snapshot file of another module under this module's key is
+	// refused by validation (it is not this reactor), and replaced.
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e3 := newEngine(t, Config{CacheDir: dir})
+	inst3, log := start(t, prepare(t, e3, "snap", artifacts.snap, snapshotSpec))
+	if !strings.Contains(log, "cached snapshot of snap not used") {
+		t.Errorf("log %q", log)
+	}
+	ok(t, inst3, `{"action":"echo"}`, &r)
+	if r.Restored != 0 {
+		t.Fatal("a corrupt snapshot was used")
+	}
+}
+
+// TestSnapshotFallback: a module without the restore hook (a command here
+// is never snapshotted; the hello reactor has one) still starts.
+func TestSnapshotFallback(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "command", artifacts.command, snapshotSpec)
+	if fn.(*function).snap != nil {
+		t.Fatal("a command got a snapshot")
+	}
+	inst, _ := start(t, fn)
+	if o := invoke(inst, `{}`, 30*time.Second); o.err != nil {
+		t.Fatal(o.err)
+	}
+}
+
+// TestSnapshotConcurrentColdStarts: cold starts while the snapshot is being
+// taken start the normal way; all succeed.
+func TestSnapshotConcurrentColdStarts(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	insts := make([]engine.Instance, 4)
+	errs := make([]error, len(insts))
+	var wg sync.WaitGroup
+	for i := range insts {
+		wg.Go(func() { insts[i], errs[i] = fn.NewInstance(context.Background(), io.Discard) })
+	}
+	wg.Wait()
+	for i, inst := range insts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		t.Cleanup(func() { _ = inst.Close(context.Background()) })
+		var r snapResult
+		ok(t, inst, `{"action":"echo"}`, &r)
+	}
+	if fn.(*function).snap.st != snapReady {
+		t.Error("no snapshot after the cold starts")
+	}
+}
