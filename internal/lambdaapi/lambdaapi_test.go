@@ -25,20 +25,10 @@ import (
 	"github.com/gureum/gureum/internal/testutil"
 )
 
-// project writes a gureum.yaml whose functions all build testdata/fn.
+// project writes a gureum.yaml whose functions build the shared test function.
 func project(t *testing.T, functions string) string {
 	t.Helper()
-	// Inside the module, so that the function builds against this checkout's SDK.
-	dir, err := os.MkdirTemp("testdata", "project-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	body := "app: lambdaapi\nfunctions:\n" + strings.ReplaceAll(functions, "BUILD", "../fn")
-	if err := os.WriteFile(filepath.Join(dir, "gureum.yaml"), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testutil.Project(t, "lambdaapi", functions)
 }
 
 // client is the AWS SDK's Lambda client pointed at node n, without retries

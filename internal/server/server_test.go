@@ -3,7 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,20 +14,10 @@ import (
 	"github.com/gureum/gureum/internal/testutil"
 )
 
-// project writes a gureum.yaml whose functions all build testdata/fn.
+// project writes a gureum.yaml whose functions build the shared test function.
 func project(t *testing.T, app, functions string) string {
 	t.Helper()
-	// Inside the module, so that the function builds against this checkout's SDK.
-	dir, err := os.MkdirTemp("testdata", "project-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	body := "app: " + app + "\nfunctions:\n" + strings.ReplaceAll(functions, "BUILD", "../fn")
-	if err := os.WriteFile(filepath.Join(dir, "gureum.yaml"), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testutil.Project(t, app, functions)
 }
 
 func TestDeployInvokeVersionsRemove(t *testing.T) {

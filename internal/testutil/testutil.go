@@ -172,3 +172,33 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
 	return len(p), nil
 }
+
+// Project writes a gureum.yaml for app into a fresh directory under the
+// calling test's testdata/ (inside the module, so that functions build against
+// this checkout's SDK) and returns it. In functions, BUILD stands for the
+// shared test function (testdata/fn of this package), which picks its
+// behaviour from the event: echo, count, fail, panic, loop, sleep, hog, files.
+func Project(t testing.TB, app, functions string) string {
+	t.Helper()
+	if err := os.MkdirAll("testdata", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("testdata", "project-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := filepath.Rel(abs, filepath.Join(RepoRoot(), "internal", "testutil", "testdata", "fn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "app: " + app + "\nfunctions:\n" + strings.ReplaceAll(functions, "BUILD", filepath.ToSlash(fn))
+	if err := os.WriteFile(filepath.Join(dir, "gureum.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -1,4 +1,4 @@
-// Command fn is the function the node's end-to-end tests deploy: one handler
+// Command fn is the function the end-to-end tests deploy: one handler
 // whose behaviour the event picks.
 package main
 
@@ -69,4 +69,10 @@ func handler(ctx context.Context, ev event) (any, error) {
 	return nil, fmt.Errorf("unknown op %q", ev.Op)
 }
 
-func main() { gureum.Start(handler) }
+func main() {
+	if os.Getenv("FAIL_INIT") != "" {
+		fmt.Println("cannot start: missing configuration")
+		os.Exit(3)
+	}
+	gureum.Start(handler)
+}
