@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gureum/gureum/internal/invoke"
+	"github.com/gureum/gureum/internal/jsontext"
 )
 
 // Error codes: the stable "code" member of every error response body.
@@ -79,11 +80,11 @@ func writeError(w http.ResponseWriter, code, requestID string) {
 	e := errorFor(code)
 	b := make([]byte, 0, 96+len(requestID))
 	b = append(b, `{"message":`...)
-	b = appendString(b, e.message)
+	b = jsontext.AppendString(b, e.message)
 	b = append(b, `,"code":`...)
-	b = appendString(b, e.code)
+	b = jsontext.AppendString(b, e.code)
 	b = append(b, `,"requestId":`...)
-	b = appendString(b, requestID)
+	b = jsontext.AppendString(b, requestID)
 	b = append(b, '}')
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gureum/gureum/internal/jsontext"
 )
 
 // timeLayout is requestContext.time's layout, as API Gateway writes it.
@@ -37,37 +39,37 @@ func appendEvent(b []byte, r *http.Request, in *eventInput) []byte {
 	sourceIP, _ := splitHostPort(r.RemoteAddr)
 
 	b = append(b, `{"version":"2.0","routeKey":`...)
-	b = appendString(b, m.RouteKey)
+	b = jsontext.AppendString(b, m.RouteKey)
 	b = append(b, `,"rawPath":`...)
-	b = appendString(b, r.URL.EscapedPath())
+	b = jsontext.AppendString(b, r.URL.EscapedPath())
 	b = append(b, `,"rawQueryString":`...)
-	b = appendString(b, r.URL.RawQuery)
+	b = jsontext.AppendString(b, r.URL.RawQuery)
 	b = appendCookies(b, r.Header["Cookie"])
 	b = appendHeaders(b, r, host, port, sourceIP)
 	b = appendQuery(b, r.URL.RawQuery)
 
 	b = append(b, `,"requestContext":{"accountId":`...)
-	b = appendString(b, in.accountID)
+	b = jsontext.AppendString(b, in.accountID)
 	b = append(b, `,"apiId":`...)
-	b = appendString(b, in.apiID)
+	b = jsontext.AppendString(b, in.apiID)
 	b = append(b, `,"domainName":`...)
-	b = appendString(b, host)
+	b = jsontext.AppendString(b, host)
 	b = append(b, `,"domainPrefix":`...)
-	b = appendString(b, domainPrefix(host))
+	b = jsontext.AppendString(b, domainPrefix(host))
 	b = append(b, `,"http":{"method":`...)
-	b = appendString(b, r.Method)
+	b = jsontext.AppendString(b, r.Method)
 	b = append(b, `,"path":`...)
-	b = appendString(b, r.URL.Path)
+	b = jsontext.AppendString(b, r.URL.Path)
 	b = append(b, `,"protocol":`...)
-	b = appendString(b, r.Proto)
+	b = jsontext.AppendString(b, r.Proto)
 	b = append(b, `,"sourceIp":`...)
-	b = appendString(b, sourceIP)
+	b = jsontext.AppendString(b, sourceIP)
 	b = append(b, `,"userAgent":`...)
-	b = appendString(b, first(r.Header["User-Agent"]))
+	b = jsontext.AppendString(b, first(r.Header["User-Agent"]))
 	b = append(b, `},"requestId":`...)
-	b = appendString(b, in.requestID)
+	b = jsontext.AppendString(b, in.requestID)
 	b = append(b, `,"routeKey":`...)
-	b = appendString(b, m.RouteKey)
+	b = jsontext.AppendString(b, m.RouteKey)
 	b = append(b, `,"stage":"$default","time":"`...)
 	b = in.now.UTC().AppendFormat(b, timeLayout)
 	b = append(b, `","timeEpoch":`...)
@@ -82,7 +84,7 @@ func appendEvent(b []byte, r *http.Request, in *eventInput) []byte {
 	if len(in.body) > 0 {
 		b = append(b, `,"body":`...)
 		if isText(first(r.Header["Content-Type"]), in.body) {
-			b = appendString(b, in.body)
+			b = jsontext.AppendString(b, in.body)
 		} else {
 			base64Body = true
 			b = append(b, '"')
@@ -187,7 +189,7 @@ func appendCookies(b []byte, headers []string) []byte {
 			} else {
 				b = append(b, ',')
 			}
-			b = appendString(b, c)
+			b = jsontext.AppendString(b, c)
 			n++
 		}
 	}
@@ -264,7 +266,7 @@ func appendHeaders(b []byte, r *http.Request, host, port, sourceIP string) []byt
 				if sep {
 					b = append(b, ',')
 				}
-				b = appendEscaped(b, v)
+				b = jsontext.AppendEscaped(b, v)
 				sep = true
 			}
 			if fs[j].extra != "" {
@@ -274,7 +276,7 @@ func appendHeaders(b []byte, r *http.Request, host, port, sourceIP string) []byt
 					}
 					b = append(b, fs[j].extraSep...)
 				}
-				b = appendEscaped(b, fs[j].extra)
+				b = jsontext.AppendEscaped(b, fs[j].extra)
 				sep = true
 			}
 		}
@@ -331,14 +333,14 @@ func appendQuery(b []byte, raw string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, qs[i].key)
+		b = jsontext.AppendString(b, qs[i].key)
 		b = append(b, `:"`...)
 		j := i
 		for ; j < len(qs) && qs[j].key == qs[i].key; j++ {
 			if j > i {
 				b = append(b, ',')
 			}
-			b = appendEscaped(b, qs[j].value)
+			b = jsontext.AppendEscaped(b, qs[j].value)
 		}
 		b = append(b, '"')
 		i = j
@@ -371,9 +373,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsontext.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = jsontext.AppendString(b, m[k])
 	}
 	return append(b, '}')
 }

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/gureum/gureum/internal/jsontext"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -148,83 +148,26 @@ func appendEntry[M []byte | string](b []byte, t time.Time, fn, version, requestI
 	b = append(b, `{"time":"`...)
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","function":`...)
-	b = appendJSONString(b, fn)
+	b = jsontext.AppendStringHTML(b, fn)
 	if version != "" {
 		b = append(b, `,"version":`...)
-		b = appendJSONString(b, version)
+		b = jsontext.AppendStringHTML(b, version)
 	}
 	if requestID != "" {
 		b = append(b, `,"requestId":`...)
-		b = appendJSONString(b, requestID)
+		b = jsontext.AppendStringHTML(b, requestID)
 	}
 	b = append(b, `,"message":`...)
 	if len(msg) > maxLine {
-		b = appendJSONString(b, string(msg[:maxLine])+truncated)
+		b = jsontext.AppendStringHTML(b, string(msg[:maxLine])+truncated)
 	} else {
-		b = appendJSONString(b, msg)
+		b = jsontext.AppendStringHTML(b, msg)
 	}
 	return append(b, '}')
 }
 
 // truncated ends a message cut at maxLine.
 const truncated = " …[truncated]"
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as json.Marshal quotes it: with <, >
-// and & escaped, invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
-func appendJSONString[S []byte | string](b []byte, s S) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		n := min(len(s)-i, utf8.UTFMax)
-		r, size := utf8.DecodeRuneInString(string(s[i : i+n]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // Flush publishes every pending batch.
 func (l *Logs) Flush() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/handlertrace"
+	"github.com/gureum/gureum/internal/jsontext"
 )
 
 // This file decodes events.APIGatewayV2HTTPRequest and encodes
@@ -641,14 +642,14 @@ func appendAPIGatewayV2HTTPResponse(b []byte, resp *events.APIGatewayV2HTTPRespo
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			b = appendStringSlice(b, resp.MultiValueHeaders[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"body":`...)
-	b = appendJSONString(b, resp.Body)
+	b = jsontext.AppendString(b, resp.Body)
 	if resp.IsBase64Encoded {
 		b = append(b, `,"isBase64Encoded":true`...)
 	}
@@ -673,9 +674,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
 	if len(m) == 1 {
 		for k, v := range m {
-			b = appendJSONString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, v)
+			b = jsontext.AppendString(b, v)
 		}
 		return append(b, '}')
 	}
@@ -683,9 +684,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsontext.AppendString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = jsontext.AppendString(b, m[k])
 	}
 	return append(b, '}')
 }
@@ -699,66 +700,9 @@ func appendStringSlice(b []byte, s []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = jsontext.AppendString(b, v)
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as encoding/json quotes it with HTML
-// escaping off: invalid UTF-8 becomes U+FFFD, and U+2028 and U+2029 are
-// escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 type (
