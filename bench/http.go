@@ -271,6 +271,24 @@ func load(ctx context.Context, url string, conns int, d time.Duration) loadResul
 	return loadResult{requests: ok.Load(), errors: failed.Load(), firstErr: firstErr, elapsed: time.Since(start)}
 }
 
+// measureLoad warms url up, then loads it from conns connections for d, and
+// refuses a run with no answers or more than 1% errors.
+func (e *env) measureLoad(ctx context.Context, name, url string, conns int, d time.Duration) (loadResult, error) {
+	if e.opts.warmup > 0 {
+		w := load(ctx, url, conns, e.opts.warmup)
+		e.logf("%-8s warm-up: %d requests, %d errors", name, w.requests, w.errors)
+	}
+	r := load(ctx, url, conns, d)
+	e.logf("%-8s %d requests in %s: %.0f rps, %d errors", name, r.requests, r.elapsed.Round(time.Millisecond), r.rps(), r.errors)
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	if r.requests == 0 || r.errors*100 > r.requests {
+		return r, fmt.Errorf("%s: %d errors in %d requests, first: %v", name, r.errors, r.requests+r.errors, r.firstErr)
+	}
+	return r, nil
+}
+
 // benchRPS measures requests per second at many connections, gureum then
 // the bare server, with the same in-process generator (and wrk when present).
 func benchRPS(ctx context.Context, e *env) ([]row, error) {
@@ -279,26 +297,11 @@ func benchRPS(ctx context.Context, e *env) ([]row, error) {
 		return nil, err
 	}
 	conns, d := e.opts.conns, e.opts.duration
-	measure := func(name, url string) (loadResult, error) {
-		if e.opts.warmup > 0 {
-			w := load(ctx, url, conns, e.opts.warmup)
-			e.logf("%-8s warm-up: %d requests, %d errors", name, w.requests, w.errors)
-		}
-		r := load(ctx, url, conns, d)
-		e.logf("%-8s %d requests in %s: %.0f rps, %d errors", name, r.requests, r.elapsed.Round(time.Millisecond), r.rps(), r.errors)
-		if err := ctx.Err(); err != nil {
-			return r, err
-		}
-		if r.requests == 0 || r.errors*100 > r.requests {
-			return r, fmt.Errorf("%s: %d errors in %d requests, first: %v", name, r.errors, r.requests+r.errors, r.firstErr)
-		}
-		return r, nil
-	}
-	g, err := measure("gureum", t.gureumURL)
+	g, err := e.measureLoad(ctx, "gureum", t.gureumURL, conns, d)
 	if err != nil {
 		return nil, err
 	}
-	b, err := measure("baseline", t.bareURL)
+	b, err := e.measureLoad(ctx, "baseline", t.bareURL, conns, d)
 	if err != nil {
 		return nil, err
 	}

@@ -558,26 +558,11 @@ func benchProcConc(ctx context.Context, e *env) ([]row, error) {
 		return nil, err
 	}
 	conns, d := e.opts.procConc, e.opts.duration
-	measure := func(name, url string) (loadResult, error) {
-		if e.opts.warmup > 0 {
-			w := load(ctx, url, conns, e.opts.warmup)
-			e.logf("%-8s warm-up: %d requests, %d errors", name, w.requests, w.errors)
-		}
-		r := load(ctx, url, conns, d)
-		e.logf("%-8s %d requests in %s: %.0f rps, %d errors", name, r.requests, r.elapsed.Round(time.Millisecond), r.rps(), r.errors)
-		if err := ctx.Err(); err != nil {
-			return r, err
-		}
-		if r.requests == 0 || r.errors*100 > r.requests {
-			return r, fmt.Errorf("%s: %d errors in %d requests, first: %v", name, r.errors, r.requests+r.errors, r.firstErr)
-		}
-		return r, nil
-	}
-	g, err := measure("gureum", t.gureumURL)
+	g, err := e.measureLoad(ctx, "gureum", t.gureumURL, conns, d)
 	if err != nil {
 		return nil, err
 	}
-	b, err := measure("baseline", t.bareURL)
+	b, err := e.measureLoad(ctx, "baseline", t.bareURL, conns, d)
 	if err != nil {
 		return nil, err
 	}
