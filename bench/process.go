@@ -505,24 +505,9 @@ func benchProcCold(ctx context.Context, e *env) ([]row, error) {
 
 	n := e.opts.procColdN
 	const warm = 5
-	g := make([]time.Duration, 0, n)
-	b := make([]time.Duration, 0, n)
-	for i := range warm + n {
-		dg, err := gureum()
-		if err != nil {
-			return nil, fmt.Errorf("gureum: %w", err)
-		}
-		db, err := bare()
-		if err != nil {
-			return nil, fmt.Errorf("baseline: %w", err)
-		}
-		if i >= warm {
-			g = append(g, dg)
-			b = append(b, db)
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	g, b, err := alternate(ctx, warm, n, "gureum", gureum, "baseline", bare)
+	if err != nil {
+		return nil, err
 	}
 	gs, bs := summarize(g), summarize(b)
 	e.logf("gureum   p50 %s p99 %s min %s max %s (n=%d)", fmtDur(gs.p50), fmtDur(gs.p99), fmtDur(gs.min), fmtDur(gs.max), n)

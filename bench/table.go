@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -148,4 +149,27 @@ func writeResults(path, table string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(content), 0o644)
+}
+
+// alternate times a and b in turn, warm+n times each, and keeps the last n
+// samples of each: running them interleaved exposes both to the same machine.
+func alternate(ctx context.Context, warm, n int, aName string, a func() (time.Duration, error), bName string, b func() (time.Duration, error)) (as, bs []time.Duration, err error) {
+	as, bs = make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	for i := range warm + n {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		da, err := a()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", aName, err)
+		}
+		db, err := b()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", bName, err)
+		}
+		if i >= warm {
+			as, bs = append(as, da), append(bs, db)
+		}
+	}
+	return as, bs, nil
 }

@@ -222,24 +222,9 @@ func benchCold(ctx context.Context, e *env) ([]row, error) {
 
 	warm := max(5, e.opts.coldN/20)
 	n := e.opts.coldN
-	g := make([]time.Duration, 0, n)
-	b := make([]time.Duration, 0, n)
-	for i := range warm + n {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		dg, err := gureumOnce()
-		if err != nil {
-			return nil, fmt.Errorf("gureum NewInstance: %w", err)
-		}
-		db, err := bareOnce()
-		if err != nil {
-			return nil, fmt.Errorf("bare wazero instance: %w", err)
-		}
-		if i >= warm {
-			g = append(g, dg)
-			b = append(b, db)
-		}
+	g, b, err := alternate(ctx, warm, n, "gureum NewInstance", gureumOnce, "bare wazero instance", bareOnce)
+	if err != nil {
+		return nil, err
 	}
 	gs, bs := summarize(g), summarize(b)
 	e.logf("gureum   p50 %s p99 %s (n=%d)", fmtDur(gs.p50), fmtDur(gs.p99), n)
