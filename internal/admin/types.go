@@ -60,6 +60,11 @@ type InstanceStats struct {
 type DeployRequest struct {
 	App       string                    `json:"app"`
 	Functions []registry.FunctionConfig `json:"functions"`
+	// Queues and Topics the app declares: created, or updated in place.
+	// A deploy never deletes a queue or topic (their messages would go
+	// with them); gureum queue rm and gureum topic rm do.
+	Queues []QueueSpec `json:"queues,omitempty"`
+	Topics []TopicSpec `json:"topics,omitempty"`
 }
 
 // DeployResult says what a deploy changed.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -558,7 +559,61 @@ func normalize(cfg FunctionConfig) FunctionConfig {
 	} else {
 		cfg.Routes = slices.Clone(cfg.Routes)
 	}
+	if len(cfg.Events) == 0 {
+		cfg.Events = nil
+	} else {
+		evs := make([]EventSource, len(cfg.Events))
+		for i, e := range cfg.Events {
+			if e.Queue != nil {
+				q := *e.Queue
+				e.Queue = &q
+			}
+			if e.Topic != nil {
+				t := *e.Topic
+				t.Filter = compactJSON(t.Filter)
+				e.Topic = &t
+			}
+			if e.Schedule != nil {
+				sc := *e.Schedule
+				sc.Input = compactJSON(sc.Input)
+				e.Schedule = &sc
+			}
+			evs[i] = e
+		}
+		cfg.Events = evs
+	}
+	if cfg.Async != nil {
+		a := *cfg.Async
+		cfg.Async = &a
+	}
+	if p := cfg.Permissions; p != nil {
+		if len(p.Publish) == 0 && len(p.Send) == 0 {
+			cfg.Permissions = nil
+		} else {
+			cfg.Permissions = &Permissions{Publish: nilIfEmpty(p.Publish), Send: nilIfEmpty(p.Send)}
+		}
+	}
 	return cfg
+}
+
+// compactJSON drops insignificant space so that equal documents compare
+// equal; invalid JSON is kept as it is (validation reports it).
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return slices.Clone(raw)
+	}
+	return b.Bytes()
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func validateConfig(cfg FunctionConfig) error {

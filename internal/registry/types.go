@@ -46,6 +46,53 @@ type FunctionConfig struct {
 	Snapshot     bool              `json:"snapshot,omitempty"` // wasm: start instances from a snapshot (experimental)
 	Env          map[string]string `json:"env,omitempty"`
 	Routes       []Route           `json:"routes,omitempty"` // HTTP events
+	Events       []EventSource     `json:"events,omitempty"` // queue, topic and schedule events
+	Async        *AsyncConfig      `json:"async,omitempty"`  // asynchronous invocation settings; nil = defaults
+	Permissions  *Permissions      `json:"permissions,omitempty"`
+}
+
+// EventSource is one non-HTTP trigger of a function. Exactly one field is set.
+type EventSource struct {
+	Queue    *QueueTrigger    `json:"queue,omitempty"`
+	Topic    *TopicTrigger    `json:"topic,omitempty"`
+	Schedule *ScheduleTrigger `json:"schedule,omitempty"`
+}
+
+// QueueTrigger delivers a queue's messages to the function in batches.
+type QueueTrigger struct {
+	Name        string   `json:"name"`
+	Batch       int      `json:"batch,omitempty"`       // 0 = 10
+	Window      Duration `json:"window,omitempty"`      // batching window
+	Concurrency int      `json:"concurrency,omitempty"` // most batches in flight per node; 0 = default
+}
+
+// TopicTrigger subscribes the function to a topic.
+type TopicTrigger struct {
+	Name        string          `json:"name"`
+	Filter      json.RawMessage `json:"filter,omitempty"`      // SNS filter policy
+	FilterScope string          `json:"filterScope,omitempty"` // "attributes" (default) or "body"
+}
+
+// ScheduleTrigger invokes the function on a schedule.
+type ScheduleTrigger struct {
+	Expression string          `json:"expression"`
+	Timezone   string          `json:"timezone,omitempty"`
+	Input      json.RawMessage `json:"input,omitempty"` // constant event instead of the scheduled event
+}
+
+// AsyncConfig tunes asynchronous invocations of a function.
+type AsyncConfig struct {
+	Retries     int      `json:"retries"`               // 0..2
+	MaxEventAge Duration `json:"maxEventAge,omitempty"` // 0 = 6h
+	OnSuccess   string   `json:"onSuccess,omitempty"`   // queue:NAME | topic:NAME | function:NAME
+	OnFailure   string   `json:"onFailure,omitempty"`
+	DLQ         string   `json:"dlq,omitempty"` // queue for failed events when OnFailure is empty
+}
+
+// Permissions are the function's grants to node resources ("*" = any).
+type Permissions struct {
+	Publish []string `json:"publish,omitempty"` // topics
+	Send    []string `json:"send,omitempty"`    // queues
 }
 
 // Route is an HTTP event: requests matching Method and Path invoke the function.
