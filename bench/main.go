@@ -60,6 +60,9 @@ var benchmarks = []struct {
 	{"proc-latency", "warm latency of a process function at one connection", benchProcLatency},
 	{"proc-cold", "cold start of a process function instance", benchProcCold},
 	{"proc-conc", "requests per second of a process function at concurrency", benchProcConc},
+	{"queue-send", "durable queue sends per second", benchQueueSend},
+	{"queue-fn", "queue → function events per second with batch 10", benchQueueFunction},
+	{"topic-fanout", "topic publish-to-delivery latency with 10 function subscribers", benchTopicFanout},
 }
 
 func main() {

@@ -7,6 +7,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Schedules name IANA time zones; the binary carries the zone data so
+	// that they work on machines without a zoneinfo database.
+	_ "time/tzdata"
+
 	"github.com/gureum/gureum/internal/cli"
 )
 

@@ -36,15 +36,18 @@ type Service interface {
 
 // Handler serves the admin API.
 type Handler struct {
-	svc   Service
-	token string
-	mux   *http.ServeMux
+	svc    Service
+	events EventService // nil when svc serves no events
+	token  string
+	mux    *http.ServeMux
 }
 
 // MaxArtifactBytes bounds one uploaded artifact.
 const MaxArtifactBytes = 512 << 20
 
-// NewHandler returns the admin API for svc, guarded by token.
+// NewHandler returns the admin API for svc, guarded by token. The events
+// endpoints (queues, topics, schedules, dead-letter queues, asynchronous
+// invocations) are served when svc also implements EventService.
 func NewHandler(svc Service, token string) *Handler {
 	h := &Handler{svc: svc, token: token, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET "+Prefix+"/functions", h.listFunctions)
@@ -56,6 +59,10 @@ func NewHandler(svc Service, token string) *Handler {
 	h.mux.HandleFunc("HEAD "+Prefix+"/artifacts/{hash}", h.headArtifact)
 	h.mux.HandleFunc("PUT "+Prefix+"/artifacts/{hash}", h.putArtifact)
 	h.mux.HandleFunc("POST "+Prefix+"/deploy", h.deploy)
+	if es, ok := svc.(EventService); ok {
+		h.events = es
+		h.routeEvents()
+	}
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
 	})
@@ -93,6 +100,14 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 func fail(w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, ErrQueueNotFound):
+		writeError(w, http.StatusNotFound, CodeQueueNotFound, err.Error())
+	case errors.Is(err, ErrTopicNotFound):
+		writeError(w, http.StatusNotFound, CodeTopicNotFound, err.Error())
+	case errors.Is(err, ErrReceiptInvalid):
+		writeError(w, http.StatusBadRequest, CodeReceiptInvalid, err.Error())
+	case errors.Is(err, ErrMessageTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, CodeMessageTooLarge, err.Error())
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, invoke.ErrFunctionNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
 	case errors.Is(err, ErrInvalid):
@@ -149,6 +164,20 @@ func (h *Handler) versions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
+	async := false
+	switch t := r.Header.Get(HeaderInvocationType); t {
+	case "", InvocationRequestResponse:
+	case InvocationEvent:
+		if h.events == nil {
+			writeError(w, http.StatusBadRequest, CodeInvalidRequest, "this node does not serve asynchronous invocations")
+			return
+		}
+		async = true
+	default:
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest,
+			fmt.Sprintf("%s %q: want %s or %s", HeaderInvocationType, t, InvocationRequestResponse, InvocationEvent))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, invoke.MaxPayloadBytes))
 	if err != nil {
 		fail(w, fmt.Errorf("%w: %v", invoke.ErrPayloadTooLarge, err))
@@ -159,6 +188,10 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if !json.Valid(body) {
 		fail(w, fmt.Errorf("%w: the event is not valid JSON", ErrInvalid))
+		return
+	}
+	if async {
+		h.invokeAsync(w, r, body)
 		return
 	}
 	res, err := h.svc.Invoke(r.Context(), &invoke.Request{

@@ -23,6 +23,9 @@ import (
 // ErrInvalidConfig reports a Config that cannot be started; match with errors.Is.
 var ErrInvalidConfig = errors.New("invalid bus config")
 
+// MaxPayload is the largest NATS message the embedded server accepts.
+const MaxPayload = 8 << 20
+
 // readyTimeout bounds how long Start waits for the embedded server when ctx
 // carries no deadline of its own.
 const readyTimeout = 10 * time.Second
@@ -106,6 +109,10 @@ func (b *Bus) startEmbedded(ctx context.Context) error {
 		NoLog:      !cfg.Debug,
 		Debug:      cfg.Debug,
 		DontListen: cfg.Listen == "",
+		// Events carry payloads of up to 1 MiB (Lambda's async limit) plus
+		// headers; NATS's default of 1 MiB per message is too small for
+		// them. An external NATS needs max_payload raised the same way.
+		MaxPayload: MaxPayload,
 	}
 	if cfg.Listen != "" {
 		host, port, err := splitListen(cfg.Listen)

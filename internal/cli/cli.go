@@ -127,6 +127,10 @@ func newRoot(env IO) *cobra.Command {
 		newVersions(env),
 		newInvoke(env),
 		newLogs(env),
+		newQueue(env),
+		newTopic(env),
+		newSchedule(env),
+		newDLQ(env),
 	)
 	return root
 }

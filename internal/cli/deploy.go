@@ -41,7 +41,7 @@ declares are removed.`,
 				dir = args[0]
 			}
 			// The manifest is checked before anything else, node or not.
-			p, err := manifest.Load(env.resolve(dir))
+			p, err := project.Load(env.resolve(dir))
 			if err != nil {
 				return err
 			}
@@ -71,7 +71,7 @@ func deployProject(ctx context.Context, env IO, to deployer, p *manifest.Project
 			return fmt.Errorf("function %s: %w", a.Function, err)
 		}
 	}
-	res, err := to.Deploy(ctx, admin.DeployRequest{App: built.App, Functions: built.Functions})
+	res, err := to.Deploy(ctx, built.Request())
 	if err != nil {
 		return fmt.Errorf("deploy %s: %w", built.App, err)
 	}

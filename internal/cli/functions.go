@@ -139,13 +139,17 @@ func newVersions(env IO) *cobra.Command {
 func newInvoke(env IO) *cobra.Command {
 	var cf clientFlags
 	var data, file, qualifier string
-	var verbose, withLog bool
+	var verbose, withLog, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke FUNCTION",
-		Short: "Invoke a function synchronously and print its result",
+		Short: "Invoke a function and print its result",
 		Long: `Invoke a function with a JSON event (--data, --file, or '-' for standard input;
 {} when none is given) and print its result. The exit code is 0 on success and 1
-when the function failed (returned an error, crashed or timed out).`,
+when the function failed (returned an error, crashed or timed out).
+
+With --async the event is queued durably and only its request id is printed; the
+function runs soon after, with retries, and events that fail every retry land
+in its dead-letter queue (see 'gureum dlq ls').`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			payload := []byte("{}")
@@ -170,9 +174,20 @@ when the function failed (returned an error, crashed or timed out).`,
 			if !json.Valid(payload) {
 				return errors.New("the event is not valid JSON; e.g. --data '{\"name\":\"world\"}'")
 			}
+			if async && (withLog || verbose) {
+				return errors.New("--log and --verbose need a synchronous invocation; drop --async, or see 'gureum logs FUNCTION --request ID' later")
+			}
 			c, err := cf.client(env)
 			if err != nil {
 				return err
+			}
+			if async {
+				id, err := c.InvokeAsync(cmd.Context(), args[0], qualifier, payload)
+				if err != nil {
+					return explain(err)
+				}
+				fmt.Fprintln(env.Stdout, id)
+				return nil
 			}
 			res, err := c.Invoke(cmd.Context(), args[0], qualifier, payload, withLog)
 			if err != nil {
@@ -203,6 +218,7 @@ when the function failed (returned an error, crashed or timed out).`,
 	f.StringVarP(&qualifier, "qualifier", "q", "", "version number or alias (default $LATEST)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the request id, version, duration and cold/warm to stderr")
 	f.BoolVar(&withLog, "log", false, "print the invocation's log to stderr")
+	f.BoolVar(&async, "async", false, "queue the event for an asynchronous invocation and print its request id")
 	return cmd
 }
 

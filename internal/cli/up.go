@@ -10,6 +10,7 @@ import (
 
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/manifest"
+	"github.com/gureum/gureum/internal/project"
 	"github.com/gureum/gureum/internal/server"
 	"github.com/gureum/gureum/internal/version"
 )
@@ -60,7 +61,7 @@ func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error 
 	var proj *manifest.Project
 	if len(args) == 1 {
 		// A broken manifest is reported before the node starts.
-		p, err := manifest.Load(env.resolve(args[0]))
+		p, err := project.Load(env.resolve(args[0]))
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,13 @@ type Config struct {
 	// accepted: the local default.
 	AccessKeyID     string
 	SecretAccessKey string
+	// AsyncRetryBase is the delay before the first retry of a failed
+	// asynchronous invocation; each later retry waits twice as long (AWS
+	// waits about 1 and then 2 minutes).
+	AsyncRetryBase time.Duration
+	// EventRetryBase is the delay before a topic subscription's first
+	// delivery retry; later retries back off exponentially.
+	EventRetryBase time.Duration
 	// Env is the environment handed to build tools (the Go toolchain).
 	Env []string
 }
@@ -64,6 +71,8 @@ func Default() Config {
 		MaxBodyBytes:       6 << 20,
 		LogRetention:       7 * 24 * time.Hour,
 		Region:             "us-east-1",
+		AsyncRetryBase:     time.Minute,
+		EventRetryBase:     time.Second,
 	}
 }
 
@@ -98,6 +107,18 @@ func (c Config) FromEnv(env []string) (Config, error) {
 				errs = append(errs, fmt.Errorf("GUREUM_IDLE_TIMEOUT: %w", err))
 			}
 			c.IdleTimeout = d
+		case "GUREUM_ASYNC_RETRY_BASE":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_ASYNC_RETRY_BASE: %w", err))
+			}
+			c.AsyncRetryBase = d
+		case "GUREUM_EVENT_RETRY_BASE":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_EVENT_RETRY_BASE: %w", err))
+			}
+			c.EventRetryBase = d
 		case "GUREUM_DEFAULT_CONCURRENCY":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -147,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("default concurrency %d: must be at least 1", c.DefaultConcurrency))
+	}
+	if c.AsyncRetryBase <= 0 || c.EventRetryBase <= 0 {
+		errs = append(errs, fmt.Errorf("async retry base %s and event retry base %s: must be positive", c.AsyncRetryBase, c.EventRetryBase))
 	}
 	if c.MaxBodyBytes < 1 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: must be at least 1", c.MaxBodyBytes))

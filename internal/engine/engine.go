@@ -24,6 +24,13 @@ type Spec struct {
 	// Snapshot starts instances from a snapshot of an initialized one (wasm
 	// reactors only; experimental).
 	Snapshot bool
+	// HostURL and HostToken tell a process function where and how to reach
+	// the node's host API (internal/host): the base URL, such as
+	// http://127.0.0.1:8080/_gureum/host/v1, and the bearer token bound to
+	// this function version. They reach the process as GUREUM_HOST_URL and
+	// GUREUM_HOST_TOKEN. Empty means none. The wasm runtime ignores them: its
+	// guests reach the host through Request.Host.
+	HostURL, HostToken string
 }
 
 // Request is one invocation handed to one instance.
@@ -36,6 +43,21 @@ type Request struct {
 	// Log receives everything the instance writes (stdout, stderr, SDK log
 	// calls) while it serves this request. Never nil.
 	Log io.Writer
+	// Host serves the host calls the function makes while it serves this
+	// request (wasm guests; process functions use Spec.HostURL). Nil means
+	// no host capabilities.
+	Host Host
+}
+
+// Host is what a running invocation may ask of the node — publish, send, and
+// later kv, blob and http — already bound to the function's identity, grants
+// and the request's trace context. Nil means no host capabilities.
+//
+// op names the operation ("publish", "send"); req and resp are JSON. req is
+// valid only during the call. Errors are *host.Error values carrying a
+// stable code (internal/host). Call runs on the goroutine of the invocation.
+type Host interface {
+	Call(ctx context.Context, op string, req []byte) (resp []byte, err error)
 }
 
 // Response is what the function returned.

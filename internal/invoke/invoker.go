@@ -33,6 +33,19 @@ type Config struct {
 	Logs     *observe.Logs
 	Region   string // for ARNs; default "local"
 	Account  string // for ARNs; default "000000000000"
+	// Host gives invocations their host capabilities (publish, send, …);
+	// nil means none.
+	Host Host
+}
+
+// Host is what the invoker needs to give functions host capabilities.
+type Host interface {
+	// Bind returns the capabilities of one invocation of v, bound to its
+	// grants, request id and trace context.
+	Bind(v *registry.Version, requestID, trace string) engine.Host
+	// Endpoint is where process functions of v reach the node's host API,
+	// and the token that names them there; empty when there is none.
+	Endpoint(v *registry.Version) (url, token string)
 }
 
 // Invoker runs invocations. It is safe for concurrent use.
@@ -170,7 +183,13 @@ func (inv *Invoker) prepare(ctx context.Context, v *registry.Version) (engine.Fu
 	if err != nil {
 		return nil, fmt.Errorf("%w: fetch artifact of %s:%d: %v", ErrInitFailed, v.Config.Name, v.Number, err)
 	}
+	var hostURL, hostToken string
+	if inv.cfg.Host != nil {
+		hostURL, hostToken = inv.cfg.Host.Endpoint(v)
+	}
 	fn, err := eng.Prepare(ctx, engine.Spec{
+		HostURL:      hostURL,
+		HostToken:    hostToken,
 		Function:     v.Config.Name,
 		Version:      v.VersionString(),
 		Runtime:      v.Config.Runtime,
@@ -277,6 +296,9 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 			FunctionARN: p.arn,
 			TraceID:     req.TraceID,
 			Log:         log,
+		}
+		if inv.cfg.Host != nil {
+			ereq.Host = inv.cfg.Host.Bind(v, rid, req.TraceID)
 		}
 		resp, err = lease.Instance.Invoke(callCtx, &ereq)
 		res.Duration = time.Since(start)

@@ -79,8 +79,33 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, rid, rawName st
 			aerr.write(w)
 			return
 		}
-		newError(CodeInvalidParameterValue, "Asynchronous invocation (InvocationType Event) is not available on this node yet; "+
-			"invoke with InvocationType RequestResponse.").write(w)
+		if h.cfg.Async == nil {
+			newError(CodeInvalidParameterValue, "Asynchronous invocation (InvocationType Event) is not available on this node; "+
+				"invoke with InvocationType RequestResponse.").write(w)
+			return
+		}
+		if len(payload) > MaxAsyncPayloadBytes {
+			newError(CodeRequestTooLarge, "Request must be smaller than "+strconv.Itoa(MaxAsyncPayloadBytes)+" bytes for the InvokeFunction operation with InvocationType Event").write(w)
+			return
+		}
+		id, err := h.cfg.Async.InvokeAsync(ctx, name, qualifier, payload, traceParent(r.Header.Get("Traceparent")))
+		if err != nil {
+			switch {
+			case errors.Is(err, invoke.ErrFunctionNotFound):
+				h.notFound(name, qualifier).write(w)
+			case errors.Is(err, invoke.ErrPayloadTooLarge):
+				newError(CodeRequestTooLarge, "Request must be smaller than "+strconv.Itoa(MaxAsyncPayloadBytes)+" bytes for the InvokeFunction operation with InvocationType Event").write(w)
+			case errors.Is(err, invoke.ErrShuttingDown):
+				newError(CodeService, "The node is shutting down and accepts no new invocations; retry on another node.").write(w)
+			default:
+				newError(CodeService, "The node could not accept the event: "+err.Error()).write(w)
+			}
+			return
+		}
+		// The event is durable now; its request id is the one the
+		// invocation and its logs carry.
+		w.Header()[HeaderRequestID] = []string{id}
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 

@@ -43,10 +43,22 @@ type Functions interface {
 	LatestAll(ctx context.Context) ([]*registry.Version, error)
 }
 
+// AsyncInvoker accepts asynchronous invocations durably; implemented by the
+// node on its async event path.
+type AsyncInvoker interface {
+	InvokeAsync(ctx context.Context, function, qualifier string, payload []byte, traceparent string) (requestID string, err error)
+}
+
+// MaxAsyncPayloadBytes is the largest event of an asynchronous invocation,
+// as in Lambda.
+const MaxAsyncPayloadBytes = 1 << 20
+
 // Config wires a Handler. Invoker and Functions are required.
 type Config struct {
 	Invoker   Invoker
 	Functions Functions
+	// Async serves InvocationType Event; nil refuses it.
+	Async AsyncInvoker
 	// Region and AccountID appear in ARNs; Region is also the Signature V4
 	// scope. Defaults: "us-east-1" and "000000000000".
 	Region    string

@@ -187,11 +187,16 @@ func TestInvokeWithTheAWSSDK(t *testing.T) {
 			t.Fatalf("dry run of an unknown function: %v", err)
 		}
 	})
-	t.Run("event is refused for now", func(t *testing.T) {
-		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
-		var ipv *types.InvalidParameterValueException
-		if !errors.As(err, &ipv) || !strings.Contains(ipv.ErrorMessage(), "Asynchronous invocation") {
-			t.Fatalf("event invocation: %v", err)
+	t.Run("event is accepted with 202", func(t *testing.T) {
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
+		if err != nil || out.StatusCode != 202 || len(out.Payload) != 0 {
+			t.Fatalf("event invocation: %+v, %v", out, err)
+		}
+		big := []byte(`"` + strings.Repeat("x", 1<<20) + `"`)
+		_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), InvocationType: types.InvocationTypeEvent, Payload: big})
+		var tooLarge *types.RequestTooLargeException
+		if !errors.As(err, &tooLarge) {
+			t.Fatalf("oversized event invocation: %v", err)
 		}
 	})
 	t.Run("unknown function or qualifier", func(t *testing.T) {

@@ -3,6 +3,7 @@ package manifest
 import (
 	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/gureum/gureum/internal/registry"
 )
@@ -11,7 +12,8 @@ import (
 // artifact's hash and size, which exist once it is built. Handler is the
 // handler's path relative to the project, slash-separated, so that a
 // project deploys the same configuration from any checkout. Routes carry
-// their auth mode explicitly ("none").
+// their auth mode explicitly ("none"); queue, topic and schedule events,
+// async settings and grants carry their defaults explicitly too.
 func (f *Function) Config() registry.FunctionConfig {
 	cfg := registry.FunctionConfig{
 		Name:        f.Name,
@@ -32,9 +34,35 @@ func (f *Function) Config() registry.FunctionConfig {
 		cfg.Env = maps.Clone(f.Env)
 	}
 	for _, ev := range f.Events {
-		if h := ev.HTTP; h != nil {
+		switch {
+		case ev.HTTP != nil:
+			h := ev.HTTP
 			cfg.Routes = append(cfg.Routes, registry.Route{Method: h.Method, Path: h.Path, Auth: h.Auth})
+		case ev.Queue != nil:
+			q := ev.Queue
+			cfg.Events = append(cfg.Events, registry.EventSource{Queue: &registry.QueueTrigger{
+				Name: q.Name, Batch: q.Batch, Window: registry.Duration(q.Window), Concurrency: q.Concurrency,
+			}})
+		case ev.Topic != nil:
+			t := ev.Topic
+			cfg.Events = append(cfg.Events, registry.EventSource{Topic: &registry.TopicTrigger{
+				Name: t.Name, Filter: slices.Clone(t.Filter), FilterScope: t.FilterScope,
+			}})
+		case ev.Schedule != nil:
+			sc := ev.Schedule
+			cfg.Events = append(cfg.Events, registry.EventSource{Schedule: &registry.ScheduleTrigger{
+				Expression: sc.Expression, Timezone: sc.Timezone, Input: slices.Clone(sc.Input),
+			}})
 		}
+	}
+	if a := f.Async; a != nil {
+		cfg.Async = &registry.AsyncConfig{
+			Retries: a.Retries, MaxEventAge: registry.Duration(a.MaxEventAge),
+			OnSuccess: a.OnSuccess, OnFailure: a.OnFailure, DLQ: a.DLQ,
+		}
+	}
+	if pub, send := f.Permissions[PermissionPublish], f.Permissions[PermissionSend]; len(pub) > 0 || len(send) > 0 {
+		cfg.Permissions = &registry.Permissions{Publish: slices.Clone(pub), Send: slices.Clone(send)}
 	}
 	return cfg
 }

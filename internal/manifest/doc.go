@@ -1,5 +1,6 @@
 // Package manifest parses and validates gureum.yaml, the file that describes
-// a project: its app name and its functions.
+// a project: its app name, its functions and their events, and its queues
+// and topics.
 //
 // Parse checks a manifest's text alone; Load also checks the files it names.
 // Either returns a complete, valid [Project] or an [*Error] that lists every
@@ -36,14 +37,42 @@
 //   - events: a list of single-key maps. http takes {method, path, auth} or
 //     the shorthand "METHOD /path" (or "/path" for ANY). See [ParseRoutePath]
 //     for paths. Two routes with the same method and shape are a conflict.
+//     queue takes a name or {name, batch, window, concurrency}; a queue has
+//     one consumer function, and a queue the manifest declares must have a
+//     visibility at least the function's timeout. topic takes a name or
+//     {name, filter, filterScope}, once per topic and function. schedule
+//     takes an expression or {expression, timezone, input}.
+//   - async: retries 0–2 (default 2), maxEventAge 1m–6h (default 6h),
+//     onSuccess and onFailure destinations (queue:NAME, topic:NAME or
+//     function:NAME, not the function itself) and dlq, a queue; onFailure and
+//     dlq exclude each other.
+//   - permissions: publish (topics) and send (queues), lists of names or "*".
+//   - queues: names are 1–80 letters, digits, '-' and '_'; visibility
+//     0s–12h (30s), retention 1m–14d (4d), delay 0s–15m (0s), maxReceives
+//     1–1000 and dlq (another queue) go together, a dlq alone receiving
+//     maxReceives 5; maxMessageSize 1KiB–1MiB (256KiB). Durations take a
+//     day suffix too (4d, 1d12h).
+//   - topics: names are 1–64 letters, digits, '-' and '_'; subscriptions
+//     deliver to a queue or an http(s) URL, each target once, with an
+//     optional filter, raw delivery and dlq.
 //
-// Settings the design describes but this version does not implement (queues,
-// topics, buckets, tables and workflows; queue, schedule, bucket, topic and
-// stream events; permissions; apikey and jwt auth) are recognised and refused
-// with a problem, never ignored: a route that silently lost its auth would be
-// public. Unknown keys are problems too, with a suggestion when a known key is
-// close. Top-level keys starting with "x-" are free for YAML anchors and are
-// not read, as in Compose files.
+// A queue or topic named by a setting need not be declared: it may exist on
+// the node, which checks at deploy. A name declared only as the other kind
+// (a queue setting naming a topic) is a problem. Filter policies and
+// schedule inputs are YAML converted to JSON: numbers stay numbers, strings
+// strings, and what JSON cannot hold (keys that are not strings, .inf, .nan,
+// binary) is a problem. Schedule expressions and filter policies are checked
+// by the functions the caller passes in [Checks] ([ParseWith], [LoadWith]);
+// time zones are checked here with time.LoadLocation.
+//
+// Settings the design describes but this version does not implement
+// (buckets, tables and workflows; bucket and stream events; the kv,
+// buckets, http, env and secrets permissions; apikey and jwt auth) are
+// recognised and refused with a problem, never ignored: a route that silently
+// lost its auth would be public. Unknown keys are problems too, with a
+// suggestion when a known key, or the AWS name of one, is close. Top-level
+// keys starting with "x-" are free for YAML anchors and are not read, as in
+// Compose files.
 //
 // Anchors, aliases and merge keys (<<) work as in YAML. Merged keys come after
 // a map's own keys, which win.

@@ -23,7 +23,19 @@ type route struct {
 	node                    *yaml.Node
 }
 
-func (p *parser) events(n *yaml.Node, sp, fn string) []Event {
+// eventForms are the settings of each event kind, for suggestions and for
+// settings indented one level too little.
+var eventForms = map[string]struct {
+	keys    []string
+	example string
+}{
+	"http":     {httpKeys, "- http: {method: GET, path: /hello}"},
+	"queue":    {queueEventKeys, "- queue: {name: orders, batch: 10}"},
+	"topic":    {topicEventKeys, "- topic: {name: order-events, filter: {kind: [created]}}"},
+	"schedule": {scheduleKeys, "- schedule: {expression: rate(5 minutes), timezone: Europe/Paris}"},
+}
+
+func (p *parser) events(n *yaml.Node, sp string, f *Function) []Event {
 	if isNull(n) {
 		return nil
 	}
@@ -32,6 +44,7 @@ func (p *parser) events(n *yaml.Node, sp, fn string) []Event {
 		return nil
 	}
 	var evs []Event
+	topics := make(map[string]int) // topic → line of the first event
 	for i, item := range p.items(n, sp) {
 		ip := sp + "[" + strconv.Itoa(i) + "]"
 		if item.Kind != yaml.MappingNode {
@@ -51,8 +64,21 @@ func (p *parser) events(n *yaml.Node, sp, fn string) []Event {
 		ev := Event{Line: item.Line}
 		switch e.name {
 		case "http":
-			ev.HTTP = p.httpEvent(e, ip+".http", fn)
-		case "queue", "schedule", "bucket", "topic", "stream":
+			ev.HTTP = p.httpEvent(e, ip+".http", f.Name)
+		case "queue":
+			ev.Queue = p.queueEvent(e, ip+".queue", f)
+		case "topic":
+			ev.Topic = p.topicEvent(e, ip+".topic")
+			if t := ev.Topic.Name; t != "" {
+				if line, dup := topics[t]; dup {
+					p.add(e.val, ip+".topic", fmt.Sprintf("function %s already subscribes to topic %s (line %d); one subscription per topic and function: keep one event, and combine the filters (a filter policy can list several values, or use $or)", f.Name, t, line))
+				} else {
+					topics[t] = item.Line
+				}
+			}
+		case "schedule":
+			ev.Schedule = p.scheduleEvent(e, ip+".schedule")
+		case "bucket", "stream":
 			p.add(e.key, ip+"."+e.name, e.name+" events are not supported by this version of gureum yet; remove this event for now")
 			continue
 		default:
@@ -68,9 +94,10 @@ func (p *parser) events(n *yaml.Node, sp, fn string) []Event {
 // event's settings indented one level too little.
 func (p *parser) tooManyKinds(es []entry, ip string) {
 	first := es[0]
+	form, known := eventForms[first.name]
 	for _, e := range es[1:] {
-		if first.name == "http" && slices.Contains(httpKeys, e.name) {
-			p.add(e.key, ip+"."+e.name, e.name+" belongs to the http event; indent it under http:, e.g. - http: {method: GET, path: /hello}")
+		if known && slices.Contains(form.keys, e.name) {
+			p.add(e.key, ip+"."+e.name, fmt.Sprintf("%s belongs to the %s event; indent it under %s:, e.g. %s", e.name, first.name, first.name, form.example))
 			continue
 		}
 		p.add(e.key, ip+"."+e.name, fmt.Sprintf("a second key in one event (after %s); an event has one kind: start a new list item with '- ', e.g. - http: GET /hello", first.name))

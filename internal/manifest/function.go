@@ -25,7 +25,7 @@ const (
 var reservedEnv = []string{"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
 
 // permissionKinds are the grants the design describes.
-var permissionKinds = []string{"kv", "buckets", "publish", "http", "env", "secrets"}
+var permissionKinds = []string{"kv", "buckets", "publish", "send", "http", "env", "secrets"}
 
 func (p *parser) functions(e entry) []*Function {
 	if isNull(e.val) {
@@ -121,10 +121,12 @@ func (p *parser) function(e entry) *Function {
 			f.Snapshot, _ = p.boolean(s.val, sp, "snapshot: true")
 		case "env":
 			f.Env = p.env(s.val, sp)
+		case "async":
+			f.Async = p.async(s, e.name)
 		case "permissions":
-			p.permissions(s.val, sp)
+			f.Permissions = p.permissions(s.val, sp)
 		case "events":
-			f.Events = p.events(s.val, sp, e.name)
+			f.Events = p.events(s.val, sp, f)
 		default:
 			if meant := p.unknown(s, fp, functionKeys); meant == "build" || meant == "artifact" || meant == "handler" {
 				n.misspelled = true
@@ -294,21 +296,4 @@ func (p *parser) env(n *yaml.Node, sp string) map[string]string {
 		return nil
 	}
 	return env
-}
-
-func (p *parser) permissions(n *yaml.Node, sp string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		p.add(n, sp, describe(n)+" where a map of grants belongs; e.g. permissions: {}")
-		return
-	}
-	for _, e := range p.entries(n, sp) {
-		if slices.Contains(permissionKinds, e.name) {
-			p.add(e.key, sp+"."+e.name, e.name+" permissions are not supported by this version of gureum yet; remove them for now (permissions: {} is accepted)")
-			continue
-		}
-		p.unknown(e, sp, permissionKinds)
-	}
 }

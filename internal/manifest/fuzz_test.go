@@ -1,20 +1,26 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-// FuzzParse checks that Parse never panics, that it is deterministic, that
-// it returns either a Project whose routes are valid or an *Error, and that
-// every problem has a position (line ≥ 1; column ≥ 1 except for YAML syntax
-// errors, whose column the YAML parser does not report).
+// FuzzParse checks that ParseWith never panics, that it is deterministic,
+// that it returns either a Project that keeps the package's rules (see
+// checkProject) or an *Error, that the caller's checks only see valid JSON
+// objects and zones time.LoadLocation accepts, and that every problem has a
+// position (line ≥ 1; column ≥ 1 except for YAML syntax errors, whose column
+// the YAML parser does not report).
 func FuzzParse(f *testing.F) {
 	inputs, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	for _, in := range inputs {
+	valid, _ := filepath.Glob(filepath.Join("testdata", "valid", "*.yaml"))
+	for _, in := range append(inputs, valid...) {
 		data, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)
@@ -24,25 +30,38 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("app: shop\nfunctions:\n  api:\n    build: ./api\n    events:\n      - http: GET /orders/{id}\n"))
 	f.Add([]byte("app: t\nx-d: &d {memory: 256}\nfunctions:\n  a: {<<: *d, build: ./a, env: {A: 1}}\n"))
 	f.Add([]byte("app: t\nfunctions:\n  p: {runtime: process, handler: ./h, timeout: 90, concurrency: 2, provisioned: 1}\n"))
+	f.Add([]byte("app: t\nfunctions:\n  w:\n    build: ./w\n    async: {retries: 0, maxEventAge: 1d, onFailure: \"queue:q\"}\n    permissions: {publish: [\"*\"], send: [q]}\n    events:\n      - queue: {name: q, batch: 11, window: 1s}\n      - topic: {name: t, filter: {a: [1, {prefix: x}]}}\n      - schedule: {expression: rate(1 day), timezone: UTC, input: [1]}\nqueues: {q: {dlq: d, maxMessageSize: 1MiB, retention: 1d1h}, d: }\ntopics: {t: {subscriptions: [{http: \"https://h/x\", raw: true}]}}\n"))
+	f.Add([]byte("app: t\nfunctions: {a: {build: ./a, events: [{queue: x}, {topic: x}]}}\nqueues: {x: {visibility: 1}}\ntopics: {x: {subscriptions: [{queue: x, filter: {1: [.inf]}}]}}\n"))
+	checks := Checks{
+		Schedule: func(expr, tz string) error {
+			if expr == "" {
+				panic("Schedule checked an empty expression")
+			}
+			if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+				panic(fmt.Sprintf("Schedule checked the zone %q: %v", tz, err))
+			}
+			return nil
+		},
+		FilterPolicy: func(policy []byte, scope string) error {
+			if !json.Valid(policy) || len(policy) == 0 || policy[0] != '{' {
+				panic(fmt.Sprintf("FilterPolicy checked %q, not a JSON object", policy))
+			}
+			if scope != FilterScopeAttributes && scope != FilterScopeBody {
+				panic(fmt.Sprintf("FilterPolicy checked the scope %q", scope))
+			}
+			return nil
+		},
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse("gureum.yaml", data)
-		if _, again := Parse("gureum.yaml", data); (err == nil) != (again == nil) || err != nil && err.Error() != again.Error() {
+		p, err := ParseWith("gureum.yaml", data, checks)
+		if _, again := ParseWith("gureum.yaml", data, checks); (err == nil) != (again == nil) || err != nil && err.Error() != again.Error() {
 			t.Fatalf("Parse is not deterministic: %v, then %v", err, again)
 		}
 		if err == nil {
 			if p == nil {
 				t.Fatal("nil Project and nil error")
 			}
-			for _, fn := range p.Functions {
-				for _, ev := range fn.Events {
-					if ev.HTTP == nil {
-						t.Fatalf("function %s has an event of no kind", fn.Name)
-					}
-					if _, err := ParseRoutePath(ev.HTTP.Path); err != nil {
-						t.Fatalf("accepted route %q: %v", ev.HTTP.Path, err)
-					}
-				}
-			}
+			checkProject(t, p)
 			return
 		}
 		if p != nil {
@@ -68,4 +87,74 @@ func FuzzParse(f *testing.F) {
 
 func isSyntaxProblem(p Problem) bool {
 	return strings.HasPrefix(p.Message, "YAML syntax error:")
+}
+
+// checkProject checks the rules a valid Project keeps.
+func checkProject(t *testing.T, p *Project) {
+	t.Helper()
+	consumer := make(map[string]string) // queue → function
+	for _, fn := range p.Functions {
+		if a := fn.Async; a != nil && (a.Retries < 0 || a.Retries > maxRetries || a.MaxEventAge < minMaxEventAge || a.MaxEventAge > maxMaxEventAge || a.OnFailure != "" && a.DLQ != "") {
+			t.Fatalf("function %s: async %+v", fn.Name, *a)
+		}
+		for k, names := range fn.Permissions {
+			if k != "publish" && k != "send" || len(names) == 0 {
+				t.Fatalf("function %s: permission %s %q", fn.Name, k, names)
+			}
+		}
+		for _, ev := range fn.Events {
+			kinds := 0
+			for _, set := range []bool{ev.HTTP != nil, ev.Queue != nil, ev.Topic != nil, ev.Schedule != nil} {
+				if set {
+					kinds++
+				}
+			}
+			if kinds != 1 {
+				t.Fatalf("function %s has an event with %d kinds", fn.Name, kinds)
+			}
+			switch {
+			case ev.HTTP != nil:
+				if _, err := ParseRoutePath(ev.HTTP.Path); err != nil {
+					t.Fatalf("accepted route %q: %v", ev.HTTP.Path, err)
+				}
+			case ev.Queue != nil:
+				q := ev.Queue
+				if !validName(q.Name, maxQueueName) || q.Batch < 1 || q.Batch > maxBatch || q.Batch > maxBatchNoWindow && q.Window == 0 ||
+					q.Window < 0 || q.Window > maxWindow || q.Concurrency != 0 && (q.Concurrency < minEventConcurrency || q.Concurrency > maxEventConcurrency) {
+					t.Fatalf("function %s: queue event %+v", fn.Name, *q)
+				}
+				if other, dup := consumer[q.Name]; dup {
+					t.Fatalf("queue %s consumed by %s and %s", q.Name, other, fn.Name)
+				}
+				consumer[q.Name] = fn.Name
+				if dq := p.Queue(q.Name); dq != nil && dq.Visibility < fn.Timeout {
+					t.Fatalf("queue %s's visibility %v < function %s's timeout %v", q.Name, dq.Visibility, fn.Name, fn.Timeout)
+				}
+			case ev.Topic != nil:
+				tp := ev.Topic
+				if !validName(tp.Name, maxTopicName) || tp.FilterScope != FilterScopeAttributes && tp.FilterScope != FilterScopeBody || tp.Filter != nil && !json.Valid(tp.Filter) {
+					t.Fatalf("function %s: topic event %+v", fn.Name, *tp)
+				}
+			case ev.Schedule != nil:
+				s := ev.Schedule
+				if s.Expression == "" || s.Input != nil && (!json.Valid(s.Input) || len(s.Input) > maxScheduleInput) {
+					t.Fatalf("function %s: schedule event %+v", fn.Name, *s)
+				}
+			}
+		}
+	}
+	for _, q := range p.Queues {
+		if !validName(q.Name, maxQueueName) || q.DLQ == q.Name || (q.DLQ == "") != (q.MaxReceives == 0) || q.MaxReceives > maxReceives ||
+			q.Visibility < 0 || q.Visibility > maxVisibility || q.Retention < minRetention || q.Retention > maxRetention ||
+			q.Delay < 0 || q.Delay > maxDelay || q.MaxMessageBytes < minMessageSize || q.MaxMessageBytes > maxMessageSize {
+			t.Fatalf("queue %+v", *q)
+		}
+	}
+	for _, tp := range p.Topics {
+		for _, s := range tp.Subscriptions {
+			if (s.Queue == "") == (s.HTTP == "") || s.Filter != nil && !json.Valid(s.Filter) || s.DLQ != "" && s.DLQ == s.Queue {
+				t.Fatalf("topic %s: subscription %+v", tp.Name, *s)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,27 @@ const (
 	DefaultTimeout = 3 * time.Second
 	DefaultMethod  = "ANY"
 	DefaultAuth    = AuthNone
+
+	DefaultVisibility      = 30 * time.Second
+	DefaultRetention       = 4 * 24 * time.Hour
+	DefaultMaxReceives     = 5 // when a queue names a dlq but no maxReceives
+	DefaultMaxMessageBytes = 256 << 10
+	DefaultBatch           = 10
+	DefaultRetries         = 2
+	DefaultMaxEventAge     = 6 * time.Hour
+	DefaultFilterScope     = FilterScopeAttributes
+)
+
+// Grants in Function.Permissions.
+const (
+	PermissionPublish = "publish" // topics the function may publish to
+	PermissionSend    = "send"    // queues the function may send to
+)
+
+// Topic filter scopes: what a filter policy is matched against.
+const (
+	FilterScopeAttributes = "attributes" // the message attributes
+	FilterScopeBody       = "body"       // the message body, a JSON object
 )
 
 // Runtimes.
@@ -44,6 +66,8 @@ type Project struct {
 	Dir       string      // directory holding the manifest; absolute when loaded with Load
 	File      string      // the manifest file; absolute when loaded with Load
 	Functions []*Function // in file order
+	Queues    []*Queue    // in file order
+	Topics    []*Topic    // in file order
 }
 
 // Function returns the function called name, or nil.
@@ -51,6 +75,26 @@ func (p *Project) Function(name string) *Function {
 	for _, f := range p.Functions {
 		if f.Name == name {
 			return f
+		}
+	}
+	return nil
+}
+
+// Queue returns the queue called name, or nil.
+func (p *Project) Queue(name string) *Queue {
+	for _, q := range p.Queues {
+		if q.Name == name {
+			return q
+		}
+	}
+	return nil
+}
+
+// Topic returns the topic called name, or nil.
+func (p *Project) Topic(name string) *Topic {
+	for _, t := range p.Topics {
+		if t.Name == name {
+			return t
 		}
 	}
 	return nil
@@ -71,7 +115,8 @@ type Function struct {
 	Provisioned int                 // instances kept warm
 	Snapshot    bool                // wasm: start instances from a snapshot (experimental)
 	Env         map[string]string   // nil when empty
-	Permissions map[string][]string // always empty in this version
+	Async       *Async              // asynchronous invocation settings; nil when not written
+	Permissions map[string][]string // PermissionPublish and PermissionSend → names or "*"; nil when empty
 	Events      []Event             // in file order
 	Line        int                 // line of the function's name
 
@@ -80,8 +125,11 @@ type Function struct {
 
 // Event is one trigger of a function. Exactly one kind is set.
 type Event struct {
-	Line int
-	HTTP *HTTPEvent
+	Line     int
+	HTTP     *HTTPEvent
+	Queue    *QueueEvent
+	Topic    *TopicEvent
+	Schedule *ScheduleEvent
 }
 
 // HTTPEvent routes HTTP requests to a function.
@@ -91,11 +139,92 @@ type HTTPEvent struct {
 	Auth   string // AuthNone
 }
 
+// QueueEvent delivers a queue's messages to the function in batches.
+type QueueEvent struct {
+	Name        string        // the queue; declared in the project or existing on the node
+	Batch       int           // most messages per invocation, 1-10000; default 10
+	Window      time.Duration // how long to gather a batch; 0 = deliver at once
+	Concurrency int           // most batches in flight, 2-1000; 0 = unset (the node's default)
+}
+
+// TopicEvent subscribes the function to a topic.
+type TopicEvent struct {
+	Name        string          // the topic; declared in the project or existing on the node
+	Filter      json.RawMessage // SNS filter policy as compact JSON; nil = every message
+	FilterScope string          // FilterScopeAttributes or FilterScopeBody
+}
+
+// ScheduleEvent invokes the function on a schedule.
+type ScheduleEvent struct {
+	Expression string          // rate(...), cron(...) or a 5-field cron line
+	Timezone   string          // an IANA zone; "" = UTC
+	Input      json.RawMessage // compact JSON sent instead of the scheduled event; nil = the scheduled event
+}
+
+// Queue is a queue of the project (SQS semantics), with defaults applied.
+type Queue struct {
+	Name            string
+	Visibility      time.Duration // a received message stays hidden this long
+	Retention       time.Duration // an unreceived message is kept this long
+	Delay           time.Duration // a new message becomes visible after this
+	MaxReceives     int           // receives before a message moves to DLQ; 0 when DLQ is ""
+	DLQ             string        // dead-letter queue; "" = none
+	MaxMessageBytes int           // largest message body
+	Line            int           // line of the queue's name
+}
+
+// Topic is a topic of the project (SNS semantics).
+type Topic struct {
+	Name          string
+	Subscriptions []*Subscription // besides function events; in file order
+	Line          int             // line of the topic's name
+}
+
+// Subscription delivers a topic's messages to a queue or an HTTP endpoint.
+// Exactly one of Queue and HTTP is set.
+type Subscription struct {
+	Queue  string          // a queue name
+	HTTP   string          // an http or https URL
+	Filter json.RawMessage // SNS filter policy on the message attributes as compact JSON; nil = every message
+	Raw    bool            // deliver the message body alone, not the SNS envelope
+	DLQ    string          // queue for messages that cannot be delivered; "" = the automatic one
+	Line   int             // line of the list item
+}
+
+// Async tunes a function's asynchronous invocations.
+type Async struct {
+	Retries     int           // retries after the first attempt, 0-2
+	MaxEventAge time.Duration // an event older than this is not tried again
+	OnSuccess   string        // destination: "queue:NAME", "topic:NAME" or "function:NAME"; "" = none
+	OnFailure   string        // destination of events that failed every attempt; "" = none
+	DLQ         string        // queue for failed events, when OnFailure is ""; "" = the automatic one
+	Line        int           // line of the async key
+}
+
+// Checks are validations that belong to other packages, supplied by the
+// caller of ParseWith and LoadWith. A nil field skips its check. A
+// returned error becomes a problem at the checked value; its text should
+// say what is wrong.
+type Checks struct {
+	// Schedule checks a schedule expression; tz is an IANA zone that
+	// time.LoadLocation accepts, or "" for UTC.
+	Schedule func(expr, tz string) error
+	// FilterPolicy checks a topic filter policy given as JSON, for scope
+	// FilterScopeAttributes or FilterScopeBody.
+	FilterPolicy func(policy []byte, scope string) error
+}
+
 // Parse parses and validates a manifest's text. It touches no file system:
 // paths are joined to filename's directory but not checked. filename is used
 // in problems and as Project.File.
 func Parse(filename string, data []byte) (*Project, error) {
-	return parse(filename, filename, filepath.Dir(filename), false, data)
+	return ParseWith(filename, data, Checks{})
+}
+
+// ParseWith is Parse with the caller's checks of schedule expressions and
+// filter policies.
+func ParseWith(filename string, data []byte, c Checks) (*Project, error) {
+	return parse(filename, filename, filepath.Dir(filename), false, c, data)
 }
 
 // Load reads and validates a manifest and checks the files it names: a build
@@ -106,6 +235,12 @@ func Parse(filename string, data []byte) (*Project, error) {
 // Problems in the manifest are reported as an *Error; failing to find or read
 // it is an ordinary error (errors.Is(err, fs.ErrNotExist) when it is missing).
 func Load(path string) (*Project, error) {
+	return LoadWith(path, Checks{})
+}
+
+// LoadWith is Load with the caller's checks of schedule expressions and
+// filter policies.
+func LoadWith(path string, c Checks) (*Project, error) {
 	file, err := find(path)
 	if err != nil {
 		return nil, err
@@ -124,7 +259,7 @@ func Load(path string) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
-	return parse(file, abs, filepath.Dir(abs), true, data)
+	return parse(file, abs, filepath.Dir(abs), true, c, data)
 }
 
 // find returns the manifest file path names.

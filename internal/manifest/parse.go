@@ -24,7 +24,7 @@ const (
 // Keys the manifest knows, for "did you mean" suggestions.
 var (
 	topKeys      = []string{"app", "functions", "queues", "topics", "buckets", "tables", "workflows"}
-	functionKeys = []string{"runtime", "build", "artifact", "handler", "memory", "timeout", "concurrency", "provisioned", "snapshot", "env", "permissions", "events"}
+	functionKeys = []string{"runtime", "build", "artifact", "handler", "memory", "timeout", "concurrency", "provisioned", "snapshot", "env", "async", "permissions", "events"}
 )
 
 // parser collects problems while it walks a manifest's YAML nodes. It never
@@ -34,16 +34,19 @@ type parser struct {
 	file     string // Project.File
 	dir      string // Project.Dir
 	checkFS  bool   // check the files the manifest names (Load)
+	checks   Checks
 	problems []Problem
 	work     int
 	routes   []route
+	refs     []ref      // queue and topic names used, checked against the declared ones
+	uses     []queueUse // queue events, checked once every queue and function is known
 }
 
 // errTooMuchWork stops a walk that aliases have blown up.
 var errTooMuchWork = errors.New("too much work")
 
-func parse(display, file, dir string, checkFS bool, data []byte) (*Project, error) {
-	p := &parser{display: display, file: file, dir: dir, checkFS: checkFS}
+func parse(display, file, dir string, checkFS bool, checks Checks, data []byte) (*Project, error) {
+	p := &parser{display: display, file: file, dir: dir, checkFS: checkFS, checks: checks}
 	proj := p.run(data)
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int {
@@ -108,8 +111,11 @@ func (p *parser) syntax(err error, data []byte) {
 		line = syntaxLine(data, msg, line)
 	}
 	hint := "check the indentation and quoting here and on the line before (quote values that contain ': ' or ' #', or start with { [ * & ! | >)"
-	if strings.Contains(lineText(data, line), "/{") {
+	switch text := lineText(data, line); {
+	case strings.Contains(text, "/{"):
 		hint = "a path with {parameters} inside { } must be quoted, e.g. {method: GET, path: \"/orders/{id}\"}, or use the shorthand - http: GET /orders/{id}"
+	case strings.Contains(text, "cron("):
+		hint = "a cron expression inside { } must be quoted, e.g. {expression: \"cron(0 12 * * ? *)\"}"
 	}
 	p.addAt(line, col, "", "YAML syntax error: "+msg+"; "+hint)
 }
@@ -249,7 +255,11 @@ func (p *parser) project(doc *yaml.Node) *Project {
 		case "functions":
 			functions = &e
 			proj.Functions = p.functions(e)
-		case "queues", "topics", "buckets", "tables", "workflows":
+		case "queues":
+			proj.Queues = p.queues(e)
+		case "topics":
+			proj.Topics = p.topics(e)
+		case "buckets", "tables", "workflows":
 			p.add(e.key, e.name, e.name+" are not supported by this version of gureum yet; remove the "+e.name+" section")
 		default:
 			if strings.HasPrefix(e.name, "x-") {
@@ -271,6 +281,8 @@ func (p *parser) project(doc *yaml.Node) *Project {
 		p.add(functions.key, "functions", "no functions; list at least one, e.g. functions: {api: {build: ./api}}")
 	}
 	p.checkRoutes()
+	p.checkRefs(proj)
+	p.checkQueueUses(proj)
 	return proj
 }
 
@@ -524,6 +536,11 @@ func kindName(n *yaml.Node) string {
 func (p *parser) unknown(e entry, path string, known []string) string {
 	msg := fmt.Sprintf("unknown key %q", e.name)
 	s := suggest(e.name, known)
+	if s == "" {
+		if alt, ok := awsNames[strings.ToLower(e.name)]; ok && slices.Contains(known, alt) {
+			s = alt
+		}
+	}
 	if s != "" {
 		msg += "; did you mean " + s + "?"
 	} else {

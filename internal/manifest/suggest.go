@@ -2,6 +2,31 @@ package manifest
 
 import "strings"
 
+// awsNames maps AWS's names of settings, lower-cased, to the manifest's, so
+// that a setting copied from an AWS template gets a suggestion.
+var awsNames = map[string]string{
+	"visibilitytimeout":              "visibility",
+	"messageretentionperiod":         "retention",
+	"delayseconds":                   "delay",
+	"maxreceivecount":                "maxReceives",
+	"deadletterqueue":                "dlq",
+	"deadlettertargetarn":            "dlq",
+	"maximummessagesize":             "maxMessageSize",
+	"batchsize":                      "batch",
+	"maximumbatchingwindowinseconds": "window",
+	"maximumbatchingwindow":          "window",
+	"batchingwindow":                 "window",
+	"maximumconcurrency":             "concurrency",
+	"maximumretryattempts":           "retries",
+	"maximumeventageinseconds":       "maxEventAge",
+	"filterpolicy":                   "filter",
+	"filterpolicyscope":              "filterScope",
+	"rawmessagedelivery":             "raw",
+	"scheduleexpression":             "expression",
+	"scheduleexpressiontimezone":     "timezone",
+	"endpoint":                       "http",
+}
+
 // suggest returns the known word closest to word, or "" when none is close
 // enough to be a likely typo. Case is ignored.
 func suggest(word string, known []string) string {

@@ -10,8 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/gureum/gureum/internal/admin"
 	"github.com/gureum/gureum/internal/build"
+	"github.com/gureum/gureum/internal/events/schedule"
+	"github.com/gureum/gureum/internal/events/topic"
 	"github.com/gureum/gureum/internal/manifest"
 	"github.com/gureum/gureum/internal/registry"
 )
@@ -29,6 +33,60 @@ type Built struct {
 	App       string
 	Functions []registry.FunctionConfig // ArtifactHash and ArtifactSize filled in
 	Artifacts []Artifact                // one per function, same order
+	Queues    []admin.QueueSpec         // in file order
+	Topics    []admin.TopicSpec         // in file order
+}
+
+// Request is the deploy request of b.
+func (b *Built) Request() admin.DeployRequest {
+	return admin.DeployRequest{App: b.App, Functions: b.Functions, Queues: b.Queues, Topics: b.Topics}
+}
+
+// Checks are the manifest checks that need the node's own parsers: schedule
+// expressions and topic filter policies.
+func Checks() manifest.Checks {
+	return manifest.Checks{
+		Schedule: func(expr, tz string) error {
+			_, err := schedule.Parse(expr, tz)
+			return err
+		},
+		FilterPolicy: func(policy []byte, scope string) error {
+			_, err := topic.ParseFilterPolicyScope(policy, scope)
+			return err
+		},
+	}
+}
+
+// Load reads and validates a project's manifest with every check.
+func Load(path string) (*manifest.Project, error) {
+	return manifest.LoadWith(path, Checks())
+}
+
+// resources maps the manifest's queues and topics to their deploy specs.
+func resources(p *manifest.Project, out *Built) {
+	for _, q := range p.Queues {
+		out.Queues = append(out.Queues, admin.QueueSpec{Name: q.Name, QueueAttributes: admin.QueueAttributes{
+			Visibility: registry.Duration(q.Visibility), Retention: registry.Duration(q.Retention),
+			Delay: registry.Duration(q.Delay), MaxReceives: q.MaxReceives, DLQ: q.DLQ,
+			MaxMessageBytes: q.MaxMessageBytes,
+		}})
+	}
+	for _, t := range p.Topics {
+		spec := admin.TopicSpec{Name: t.Name}
+		for _, s := range t.Subscriptions {
+			sub := admin.SubscriptionSpec{FilterPolicy: s.Filter, RawDelivery: s.Raw, DLQ: s.DLQ}
+			switch {
+			case s.Queue != "":
+				sub.Protocol, sub.Endpoint = "queue", s.Queue
+			case strings.HasPrefix(s.HTTP, "https:"):
+				sub.Protocol, sub.Endpoint = "https", s.HTTP
+			default:
+				sub.Protocol, sub.Endpoint = "http", s.HTTP
+			}
+			spec.Subscriptions = append(spec.Subscriptions, sub)
+		}
+		out.Topics = append(out.Topics, spec)
+	}
 }
 
 // Options configures Build.
@@ -41,6 +99,7 @@ type Options struct {
 // Build builds every function of p.
 func Build(ctx context.Context, p *manifest.Project, opts Options) (*Built, error) {
 	out := &Built{App: p.App}
+	resources(p, out)
 	for _, fn := range p.Functions {
 		cfg := fn.Config()
 		cfg.App = p.App

@@ -29,6 +29,7 @@ import (
 	"github.com/gureum/gureum/internal/engine/process"
 	"github.com/gureum/gureum/internal/engine/wasm"
 	"github.com/gureum/gureum/internal/gateway"
+	"github.com/gureum/gureum/internal/host"
 	"github.com/gureum/gureum/internal/invoke"
 	"github.com/gureum/gureum/internal/lambdaapi"
 	"github.com/gureum/gureum/internal/observe"
@@ -51,6 +52,10 @@ type Server struct {
 	inv     *invoke.Invoker
 	gw      *gateway.Gateway
 	admin   *admin.Handler
+	events  *eventSources
+	host    *host.Host
+	hostKey []byte
+	hostURL string // the host API of process functions, on this node's listener
 
 	httpSrv  *http.Server
 	adminSrv *http.Server
@@ -60,6 +65,11 @@ type Server struct {
 	ready     atomic.Bool
 	deployMu  sync.Mutex // one deploy at a time on this node
 	refreshMu sync.Mutex // serializes route and pool refreshes
+
+	// stopping is closed when shutdown begins: long polls and log follows
+	// end then instead of holding the drain up.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 
 	watchCancel context.CancelFunc
 	wg          sync.WaitGroup
@@ -83,7 +93,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	cfg.DataDir = abs
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, stopping: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -150,30 +160,48 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.pools, err = pool.New(pcfg); err != nil {
 		return err
 	}
-	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs, Region: s.cfg.Region})
+	if s.hostKey, err = newHostKey(); err != nil {
+		return err
+	}
+	s.host = host.New(hostServices{s})
+	// The listener comes before the first prepare: process functions are
+	// given the host API's address on it.
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another gureum running? try --listen 127.0.0.1:8081)", s.cfg.Listen, err)
+	}
+	defer func() {
+		if s.httpSrv == nil {
+			ln.Close()
+		}
+	}()
+	s.addr = ln.Addr().String()
+	s.adminAdr = s.addr
+	s.hostURL = loopbackURL(s.addr)
+	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs, Region: s.cfg.Region, Host: hostBinding{s}})
+	if err := s.startEvents(ctx); err != nil {
+		return err
+	}
 	s.admin = admin.NewHandler(s, s.token)
 	gwCfg := gateway.Config{
 		Invoker:      s.inv,
 		Ready:        s.ready.Load,
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
-		LambdaAPI: lambdaapi.New(lambdaapi.Config{Invoker: s.inv, Functions: s.reg, Region: s.cfg.Region,
+		LambdaAPI: lambdaapi.New(lambdaapi.Config{Invoker: s.inv, Functions: s.reg, Async: s, Region: s.cfg.Region,
 			AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey}),
 	}
+	reserved := http.NewServeMux()
+	reserved.Handle(host.PathPrefix, s.host.Handler(host.TokenResolver(s.hostKey, s.hostGrants)))
 	if s.cfg.AdminListen == "" {
-		gwCfg.Admin = s.admin
+		reserved.Handle("/", s.admin)
 	}
+	gwCfg.Admin = reserved
 	if s.gw, err = gateway.New(gwCfg); err != nil {
 		return err
 	}
 	if err := s.refresh(ctx); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another gureum running? try --listen 127.0.0.1:8081)", s.cfg.Listen, err)
-	}
-	s.addr = ln.Addr().String()
-	s.adminAdr = s.addr
 	s.httpSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second}
 	s.serve(s.httpSrv, ln)
 	if s.cfg.AdminListen != "" {
@@ -249,6 +277,7 @@ func (s *Server) refresh(ctx context.Context) error {
 	if err := s.gw.SetRoutes(routes); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
+	s.applyEvents(ctx, latest)
 	// Versions no longer behind $LATEST stop being served on this node.
 	for _, key := range s.inv.PreparedVersions() {
 		if !served[key] {
@@ -271,6 +300,20 @@ func (s *Server) refresh(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// untilShutdown returns ctx, ended also when the node begins to shut down:
+// for waits that have no result to lose (long polls, log follows).
+func (s *Server) untilShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // Addr is the address of the node's HTTP listener.
@@ -297,6 +340,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) shutdownOnce(ctx context.Context) error {
 	s.ready.Store(false)
+	s.stoppingOnce.Do(func() { close(s.stopping) })
 	var errs []error
 	if s.httpSrv != nil {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
@@ -309,6 +353,7 @@ func (s *Server) shutdownOnce(ctx context.Context) error {
 			_ = s.adminSrv.Close()
 		}
 	}
+	errs = append(errs, s.stopEvents(ctx)...)
 	if s.inv != nil {
 		if err := s.inv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

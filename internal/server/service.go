@@ -92,6 +92,9 @@ func (s *Server) DeleteFunction(ctx context.Context, name string) error {
 	if err := s.reg.Delete(ctx, name); err != nil {
 		return err
 	}
+	if err := s.removeFunctionEvents(ctx, name); err != nil {
+		return fmt.Errorf("remove the topic subscriptions of %s: %w", name, err)
+	}
 	return s.refresh(ctx)
 }
 
@@ -120,6 +123,8 @@ func (s *Server) ReadLogs(ctx context.Context, function string, q observe.Query)
 
 // FollowLogs streams a function's log lines.
 func (s *Server) FollowLogs(ctx context.Context, function string, q observe.Query, each func(observe.Entry) error) error {
+	ctx, cancel := s.untilShutdown(ctx)
+	defer cancel()
 	return s.logs.Follow(ctx, function, q, each)
 }
 
@@ -135,6 +140,11 @@ func (s *Server) Deploy(ctx context.Context, req admin.DeployRequest) (*admin.De
 	if err != nil {
 		return nil, err
 	}
+	// Queues, topics and subscriptions first, so that the triggers every
+	// node starts when it sees the new versions find them.
+	if err := s.deployEvents(ctx, req); err != nil {
+		return nil, err
+	}
 	res := &admin.DeployResult{}
 	keep := make(map[string]bool, len(req.Functions))
 	for _, cfg := range req.Functions {
@@ -146,9 +156,13 @@ func (s *Server) Deploy(ctx context.Context, req admin.DeployRequest) (*admin.De
 		keep[cfg.Name] = true
 		res.Functions = append(res.Functions, admin.DeployedFunction{Name: cfg.Name, Version: v.Number, Changed: changed, Routes: cfg.Routes})
 	}
+
 	for _, v := range existing {
 		if v.Config.App == req.App && !keep[v.Config.Name] {
 			if err := s.reg.Delete(ctx, v.Config.Name); err != nil && !errors.Is(err, registry.ErrNotFound) {
+				return nil, fmt.Errorf("remove %s: %w", v.Config.Name, err)
+			}
+			if err := s.removeFunctionEvents(ctx, v.Config.Name); err != nil {
 				return nil, fmt.Errorf("remove %s: %w", v.Config.Name, err)
 			}
 			res.Removed = append(res.Removed, v.Config.Name)
@@ -213,6 +227,9 @@ func (s *Server) checkDeploy(ctx context.Context, req admin.DeployRequest) error
 	}
 	if _, err := gateway.NewRouter(routes); err != nil {
 		bad("routes: %v", err)
+	}
+	if err := s.checkEventRefs(ctx, req, bad); err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", admin.ErrInvalid, errors.Join(errs...))

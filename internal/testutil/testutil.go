@@ -177,7 +177,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 // calling test's testdata/ (inside the module, so that functions build against
 // this checkout's SDK) and returns it. In functions, BUILD stands for the
 // shared test function (testdata/fn of this package), which picks its
-// behaviour from the event: echo, count, fail, panic, loop, sleep, hog, files.
+// behaviour from the event: echo, count, fail, panic, loop, sleep, hog, files;
+// EVENTFN stands for the event test function (testdata/eventfn), which logs
+// one line per queue, topic, schedule or async event it receives. Top-level
+// sections (queues:, topics:) may follow the functions, unindented.
 func Project(t testing.TB, app, functions string) string {
 	t.Helper()
 	if err := os.MkdirAll("testdata", 0o755); err != nil {
@@ -196,6 +199,11 @@ func Project(t testing.TB, app, functions string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evfn, err := filepath.Rel(abs, filepath.Join(RepoRoot(), "internal", "testutil", "testdata", "eventfn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions = strings.ReplaceAll(functions, "EVENTFN", filepath.ToSlash(evfn))
 	body := "app: " + app + "\nfunctions:\n" + strings.ReplaceAll(functions, "BUILD", filepath.ToSlash(fn))
 	if err := os.WriteFile(filepath.Join(dir, "gureum.yaml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -31,4 +31,39 @@
 // Handlers take the forms lambda.Start accepts, and their events, results
 // and errors are encoded as lambda.Start encodes them. The context carries
 // the invocation deadline and a [lambdacontext.LambdaContext].
+//
+// # Topics and queues
+//
+// [Publish] sends a message to a topic, which fans it out to every
+// subscription, and [Send] puts one on a queue. A function may use only the
+// topics and queues its manifest grants:
+//
+//	functions:
+//	  checkout:
+//	    permissions: {publish: [order-events], send: [emails]}
+//
+// and calls them with the handler's context, which carries the invocation's
+// trace to whoever receives the message:
+//
+//	func handle(ctx context.Context, o Order) error {
+//		_, err := gureum.Publish(ctx, "order-events", o.JSON(),
+//			gureum.WithAttribute("status", "paid"),
+//			gureum.WithNumberAttribute("total", o.Total))
+//		if errors.Is(err, gureum.ErrAccessDenied) {
+//			return err // the message names the grant to add
+//		}
+//		if err != nil {
+//			return err
+//		}
+//		_, err = gureum.Send(ctx, "emails", o.Receipt(), gureum.WithDelay(time.Minute))
+//		return err
+//	}
+//
+// Failures are [*Error] values with a stable code; match them with
+// errors.Is and [ErrAccessDenied], [ErrNotFound], [ErrInvalidParameter],
+// [ErrTooLarge] or [ErrUnavailable]. In a wasm function the calls go to the
+// host through the gureum module's imports; in a process function they are
+// HTTP requests to the node at GUREUM_HOST_URL with GUREUM_HOST_TOKEN, which
+// gureum's process runtime sets. Where neither exists (on AWS Lambda, say)
+// they return [ErrNoHost].
 package gureum

@@ -16,6 +16,18 @@
 // Config.InitTimeout. AWS_LAMBDA_INITIALIZATION_TYPE is always on-demand: the
 // engine cannot tell a provisioned instance from another.
 //
+// # Host API
+//
+// When Spec.HostURL is set, the process also gets GUREUM_HOST_URL (the base
+// URL of the node's host API, internal/host) and GUREUM_HOST_TOKEN (the
+// bearer token of this function version), through which the Go SDK's
+// Publish and Send reach the node; what the token may do is decided by the
+// node from the function's grants at each call. The function's own
+// environment cannot set or replace these two. No other secret of the node
+// is ever put in a function's environment. Request.Host is not used: the
+// host API's handler binds each call to the function from the token, and
+// labels it with the request id and trace header the SDK sends.
+//
 // # Runtime API
 //
 // The endpoint answers as Lambda does; the status codes and error documents

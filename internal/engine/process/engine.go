@@ -134,6 +134,9 @@ func (e *Engine) Prepare(ctx context.Context, spec engine.Spec) (engine.Function
 			return nil, fmt.Errorf("process: function %s: environment variable %q cannot be passed to a process (names must be non-empty without '=' or NUL, values without NUL)", spec.Function, k)
 		}
 	}
+	if strings.ContainsRune(spec.HostURL, 0) || strings.ContainsRune(spec.HostToken, 0) {
+		return nil, fmt.Errorf("process: function %s: the host URL and token cannot hold NUL", spec.Function)
+	}
 
 	f := newFunction(e, spec, path)
 	e.mu.Lock()
@@ -217,10 +220,19 @@ func newFunction(e *Engine, spec engine.Spec, path string) *Function {
 	return f
 }
 
+// Variables through which a process function reaches the node's host API
+// (the Go SDK's Publish and Send): set from Spec.HostURL and Spec.HostToken,
+// reserved otherwise.
+const (
+	envHostURL   = "GUREUM_HOST_URL"
+	envHostToken = "GUREUM_HOST_TOKEN"
+)
+
 // environment is the process's environment except AWS_LAMBDA_RUNTIME_API and
 // AWS_LAMBDA_LOG_STREAM_NAME, which differ per instance. The function's own
 // variables may replace PATH, LANG and TZ; the Lambda variables cannot be
-// replaced, as on Lambda, where they are reserved.
+// replaced, as on Lambda, where they are reserved, and neither can the host
+// variables, which only the spec sets.
 func (f *Function) environment(spec engine.Spec) []string {
 	vars := map[string]string{
 		"PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -240,6 +252,12 @@ func (f *Function) environment(spec engine.Spec) []string {
 	vars["LAMBDA_RUNTIME_DIR"] = f.dir
 	delete(vars, "AWS_LAMBDA_RUNTIME_API")
 	delete(vars, "AWS_LAMBDA_LOG_STREAM_NAME")
+	delete(vars, envHostURL)
+	delete(vars, envHostToken)
+	if spec.HostURL != "" {
+		vars[envHostURL] = spec.HostURL
+		vars[envHostToken] = spec.HostToken
+	}
 	env := make([]string, 0, len(vars)+2)
 	for k, v := range vars {
 		env = append(env, k+"="+v)

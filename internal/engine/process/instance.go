@@ -156,7 +156,8 @@ func newInstance(fn *Function) *Instance {
 // AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
 // AWS_LAMBDA_LOG_GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME,
 // AWS_LAMBDA_INITIALIZATION_TYPE, _HANDLER, LAMBDA_TASK_ROOT,
-// LAMBDA_RUNTIME_DIR, PATH, LANG, TZ and the function's own variables.
+// LAMBDA_RUNTIME_DIR, PATH, LANG, TZ, the function's own variables, and
+// GUREUM_HOST_URL and GUREUM_HOST_TOKEN when the spec gives a host API.
 //
 // It fails with engine.ErrInit, carrying the reason and the last lines of
 // output, when the process exits first, posts an init error or is not ready

@@ -31,8 +31,9 @@ import (
 // sentinel is set in the test process's environment; no function may see it.
 const sentinel = "GUREUM_PROCESS_TEST_SENTINEL"
 
-// goBootstrap is the aws-lambda-go test function, built by TestMain.
-var goBootstrap string
+// goBootstrap is the aws-lambda-go test function, and fnBootstrap the
+// shared test function (internal/testutil/testdata/fn), built by TestMain.
+var goBootstrap, fnBootstrap string
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -54,6 +55,15 @@ func runTests(m *testing.M) int {
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build the aws-lambda-go test function: %v\n%s", err, out)
+		return 1
+	}
+	// The shared test function of the end-to-end tests, which calls the
+	// host through the SDK.
+	fnBootstrap = filepath.Join(dir, "fn", "bootstrap")
+	build = exec.Command(gobin, "build", "-o", fnBootstrap, "../../testutil/testdata/fn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the shared test function: %v\n%s", err, out)
 		return 1
 	}
 	os.Setenv(sentinel, "leaked")

@@ -54,6 +54,8 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	defer cancel()
 	ctx = c.bind(ctx)
 	c.reset()
+	c.serve(req.Host)
+	defer c.done()
 	c.stdin.Reset(req.Payload)
 	c.stdout.reset()
 	c.stderr.point(req.Log)

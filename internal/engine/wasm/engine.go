@@ -13,6 +13,11 @@
 // ABI.md, and WASI commands, which get a fresh instance per invocation with
 // the event on stdin and the response on stdout.
 //
+// Guests of either kind reach the node (publish, send, and later kv, blob
+// and http) through one host import, gureum.call, which hands each call to
+// the engine.Request.Host of the invocation being served (host.go, and "Host
+// calls" in ABI.md); the engine itself decides nothing about grants.
+//
 // A reactor whose Spec asks for it (experimental, off by default) starts its
 // instances from a snapshot of one that has initialized: a rewrite of the
 // module whose initial state is that instance's memory and globals

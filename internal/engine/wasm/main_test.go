@@ -26,6 +26,9 @@ type artifact struct {
 // once, before any test runs.
 var artifacts struct {
 	hello, behave, nostart, command, snap artifact
+	// fn is the shared test function of the end-to-end tests
+	// (internal/testutil/testdata/fn).
+	fn artifact
 	// cacheDir is a compilation cache shared by the tests' engines, so
 	// each module is compiled once per test binary.
 	cacheDir string
@@ -46,20 +49,26 @@ func runTests(m *testing.M) int {
 
 	targets := []struct {
 		name    string
+		src     string // default: testdata/<name>
 		command bool
 		out     *artifact
 	}{
-		{"hello", false, &artifacts.hello},
-		{"behave", false, &artifacts.behave},
-		{"nostart", false, &artifacts.nostart},
-		{"command", true, &artifacts.command},
-		{"snap", false, &artifacts.snap},
+		{"hello", "", false, &artifacts.hello},
+		{"behave", "", false, &artifacts.behave},
+		{"nostart", "", false, &artifacts.nostart},
+		{"command", "", true, &artifacts.command},
+		{"snap", "", false, &artifacts.snap},
+		{"fn", filepath.Join("..", "..", "testutil", "testdata", "fn"), false, &artifacts.fn},
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(targets))
 	for i, tg := range targets {
 		wg.Go(func() {
-			errs[i] = buildTestModule(dir, tg.name, tg.command, tg.out)
+			src := tg.src
+			if src == "" {
+				src = filepath.Join("testdata", tg.name)
+			}
+			errs[i] = buildTestModule(dir, tg.name, src, tg.command, tg.out)
 		})
 	}
 	wg.Wait()
@@ -69,7 +78,11 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
-	if err := warmCache(targets[0].out, targets[1].out, targets[2].out, targets[3].out, targets[4].out); err != nil {
+	outs := make([]*artifact, len(targets))
+	for i, tg := range targets {
+		outs[i] = tg.out
+	}
+	if err := warmCache(outs...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -93,17 +106,18 @@ func warmCache(modules ...*artifact) error {
 	return nil
 }
 
-func buildTestModule(dir, name string, command bool, out *artifact) error {
+// buildTestModule builds the Go package in src into name.wasm in dir.
+func buildTestModule(dir, name, src string, command bool, out *artifact) error {
 	path := filepath.Join(dir, name+".wasm")
 	ctx := context.Background()
 	if command {
 		// A plain WASI command, as any toolchain would make it; the build
 		// package only makes reactors.
-		if err := goBuild(ctx, filepath.Join("testdata", name), path); err != nil {
+		if err := goBuild(ctx, src, path); err != nil {
 			return err
 		}
 	} else if err := build.Go(ctx, build.Options{
-		Dir:    filepath.Join("testdata", name),
+		Dir:    src,
 		Output: path,
 		Target: build.TargetWasm,
 		Env:    os.Environ(),

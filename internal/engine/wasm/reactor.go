@@ -104,6 +104,8 @@ func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	defer cancel()
 	ctx = r.bind(ctx)
 	r.reset()
+	r.serve(req.Host)
+	defer r.done()
 	r.point(ctx, req.Log)
 	defer r.point(nil, nil)
 

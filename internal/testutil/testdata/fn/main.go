@@ -22,6 +22,13 @@ type event struct {
 	// carries the operation.
 	RouteKey string `json:"routeKey"`
 	Body     string `json:"body"`
+	// publish and send: the topic or queue, and what to add to the message
+	// (Msg is the message).
+	To      string             `json:"to"`
+	Subject string             `json:"subject"`
+	Attrs   map[string]string  `json:"attrs"`
+	Nums    map[string]float64 `json:"nums"`
+	DelayS  int                `json:"delayS"`
 }
 
 var count int
@@ -65,6 +72,30 @@ func handler(ctx context.Context, ev event) (any, error) {
 	case "files":
 		_, err := os.ReadDir("/")
 		return map[string]string{"err": fmt.Sprint(err)}, nil
+	case "publish", "send":
+		var opts []gureum.MessageOption
+		if ev.Subject != "" {
+			opts = append(opts, gureum.WithSubject(ev.Subject))
+		}
+		if ev.DelayS != 0 {
+			opts = append(opts, gureum.WithDelay(time.Duration(ev.DelayS)*time.Second))
+		}
+		for k, v := range ev.Attrs {
+			opts = append(opts, gureum.WithAttribute(k, v))
+		}
+		for k, v := range ev.Nums {
+			opts = append(opts, gureum.WithNumberAttribute(k, v))
+		}
+		send := gureum.Publish
+		if ev.Op == "send" {
+			send = gureum.Send
+		}
+		// A failure is the function's error, whose message the caller sees.
+		id, err := send(ctx, ev.To, ev.Msg, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"messageId": id}, nil
 	}
 	return nil, fmt.Errorf("unknown op %q", ev.Op)
 }
