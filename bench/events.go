@@ -119,8 +119,8 @@ func benchQueueSend(ctx context.Context, e *env) ([]row, error) {
 	r := float64(rawN) / rawT.Seconds()
 	gb := float64(batchN) / batchT.Seconds()
 	return []row{
-		{Name: fmt.Sprintf("queue sends/s, durable ack (%d senders, 256 B)", senders), Gureum: fmtMsgs(g), Baseline: fmtMsgs(r) + " raw JetStream publish", Ratio: fmtRatio(g, r), Target: "≥ 70% of raw", Met: met(g >= 0.7*r)},
-		{Name: fmt.Sprintf("queue messages/s in batches of 10 (%d senders)", senders), Gureum: fmtMsgs(gb), Baseline: fmtMsgs(r) + " raw JetStream publish", Ratio: fmtRatio(gb, r), Target: "—", Met: "—"},
+		{Name: fmt.Sprintf("9. queue sends/s, durable ack, %d senders, 256 B: queue.Send vs raw JetStream publish", senders), Gureum: fmtMsgs(g), Baseline: fmtMsgs(r), Ratio: fmtRatio(g, r), Target: "≥ 70% of raw", Met: met(g >= 0.7*r)},
+		{Name: fmt.Sprintf("9. queue messages/s in batches of 10, %d senders: vs raw JetStream publish of one", senders), Gureum: fmtMsgs(gb), Baseline: fmtMsgs(r), Ratio: fmtRatio(gb, r), Target: "—", Met: "—"},
 	}, nil
 }
 
@@ -286,29 +286,34 @@ queues:
 	}
 
 	e.logf("switching the queue trigger on")
-	start := time.Now()
 	if err := n.deploy(ctx, e, fmt.Sprintf(base, fmt.Sprintf("    events:\n      - queue: {name: work, batch: 10, concurrency: %d}", concurrency))); err != nil {
 		return nil, err
 	}
-	for {
+	// The clock starts when the first batch leaves the queue (the deploy
+	// itself is not part of the figure) and stops when the queue is empty.
+	var start time.Time
+	for deadline := time.Now().Add(5 * time.Minute); ; {
 		q, err := n.srv.Queue(ctx, "work")
 		if err != nil {
 			return nil, err
 		}
+		if start.IsZero() && q.Visible < total {
+			start = time.Now()
+		}
 		if q.Visible == 0 && q.InFlight == 0 && q.Delayed == 0 {
 			break
 		}
-		if time.Since(start) > 5*time.Minute {
+		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("queue not drained after 5 minutes: %+v", q)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
 	g := total / elapsed.Seconds()
 	b := total / direct.Seconds()
 	return []row{{
-		Name:   fmt.Sprintf("queue → function events/s (batch 10, concurrency %d, %d messages)", concurrency, total),
-		Gureum: fmtMsgs(g), Baseline: fmtMsgs(b) + " direct invocations, same batches",
+		Name:   fmt.Sprintf("10. queue → function events/s, batch 10, concurrency %d, %d messages: trigger vs direct invocations of the same batches", concurrency, total),
+		Gureum: fmtMsgs(g), Baseline: fmtMsgs(b),
 		Ratio: fmtRatio(g, b), Target: "—", Met: "—",
 	}}, nil
 }
@@ -395,8 +400,8 @@ func benchTopicFanout(ctx context.Context, e *env) ([]row, error) {
 	}
 	g, b := summarize(lat), summarize(base)
 	return []row{
-		{Name: fmt.Sprintf("topic publish → delivery p50 (%d function subscribers)", subscribers), Gureum: fmtDur(g.p50), Baseline: fmtDur(b.p50) + " raw JetStream fan-out", Ratio: fmtRatio(float64(g.p50), float64(b.p50)), Target: "—", Met: "—"},
-		{Name: fmt.Sprintf("topic publish → delivery p99 (%d function subscribers)", subscribers), Gureum: fmtDur(g.p99), Baseline: fmtDur(b.p99) + " raw JetStream fan-out", Ratio: fmtRatio(float64(g.p99), float64(b.p99)), Target: "—", Met: "—"},
+		{Name: fmt.Sprintf("11. topic publish → function delivery p50, %d function subscribers, %d messages: vs raw JetStream fan-out to %d consumers", subscribers, messages, subscribers), Gureum: fmtDur(g.p50), Baseline: fmtDur(b.p50), Ratio: fmtRatio(float64(g.p50), float64(b.p50)), Target: "—", Met: "—"},
+		{Name: "11. topic publish → function delivery p99", Gureum: fmtDur(g.p99), Baseline: fmtDur(b.p99), Ratio: fmtRatio(float64(g.p99), float64(b.p99)), Target: "—", Met: "—"},
 	}, nil
 }
 
