@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,13 +237,17 @@ func newLogs(env IO) *cobra.Command {
 				return err
 			}
 			enc := json.NewEncoder(env.Stdout)
-			return c.Logs(cmd.Context(), args[0], q, func(e observe.Entry) error {
+			print := func(e observe.Entry) error {
 				if output == "json" {
 					return enc.Encode(e)
 				}
 				_, err := fmt.Fprintf(env.Stdout, "%s  %s  %s\n", e.Time.Local().Format("2006-01-02T15:04:05.000"), e.RequestID, e.Message)
 				return err
-			})
+			}
+			if !q.Follow {
+				return c.Logs(cmd.Context(), args[0], q, print)
+			}
+			return followLogs(cmd.Context(), env, c, args[0], q, print)
 		},
 	}
 	cf.register(cmd, env)
@@ -253,6 +258,53 @@ func newLogs(env IO) *cobra.Command {
 	f.BoolVarP(&q.Follow, "follow", "f", false, "keep printing new lines as they come")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// followLogs follows a function's log and keeps following across restarts
+// of the node: when the stream ends or the node cannot be reached, it
+// reconnects once a second and resumes after the last line it printed.
+// Errors the node answers with (an unknown function, a wrong token) end it.
+func followLogs(ctx context.Context, env IO, c *apiclient.Client, fn string, q apiclient.LogQuery, print func(observe.Entry) error) error {
+	var last time.Time
+	seen := make(map[string]bool) // lines printed at exactly last
+	away := false
+	for {
+		err := c.Logs(ctx, fn, q, func(e observe.Entry) error {
+			key := e.RequestID + "\x00" + e.Message
+			switch {
+			case e.Time.Before(last), e.Time.Equal(last) && seen[key]:
+				return nil // printed before the reconnect
+			case e.Time.After(last):
+				last = e.Time
+				clear(seen)
+			}
+			seen[key] = true
+			if away {
+				fmt.Fprintln(env.Stderr, "gureum: following again")
+				away = false
+			}
+			return print(e)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		var apiErr *apiclient.Error
+		if errors.As(err, &apiErr) {
+			return err
+		}
+		if !away {
+			fmt.Fprintln(env.Stderr, "gureum: the node went away; following again when it is back")
+			away = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+		if !last.IsZero() {
+			q.Since = last.Format(time.RFC3339Nano)
+		}
+	}
 }
 
 func printJSON(w io.Writer, v any) error {

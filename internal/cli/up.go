@@ -53,6 +53,12 @@ invocations finish within the drain timeout, then exits.`,
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "verify Signature V4 on the AWS-compatible APIs with this key (env GUREUM_ACCESS_KEY_ID; default: accept any)")
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", cfg.SecretAccessKey, "secret of --access-key-id (env GUREUM_SECRET_ACCESS_KEY)")
 	f.IntVar(&cfg.DefaultConcurrency, "default-concurrency", cfg.DefaultConcurrency, "concurrency limit of a function that sets none")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "platform log format: text or json (env GUREUM_LOG_FORMAT)")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "platform log level: debug, info, warn or error (env GUREUM_LOG_LEVEL)")
+	f.DurationVar(&cfg.RecordRetention, "record-retention", cfg.RecordRetention, "how long invocation records are kept")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "also export traces over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (env GUREUM_OTLP_ENDPOINT)")
+	f.Float64Var(&cfg.PricePerRequest, "price-per-request", cfg.PricePerRequest, "cost report: USD per request (default: AWS Lambda's x86 list price)")
+	f.Float64Var(&cfg.PricePerGBSecond, "price-per-gb-second", cfg.PricePerGBSecond, "cost report: USD per GB-second (default: AWS Lambda's x86 list price)")
 	return cmd
 }
 
@@ -67,7 +73,7 @@ func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error 
 		}
 		proj = p
 	}
-	srv, err := server.New(cfg)
+	srv, err := server.New(cfg, server.WithLogger(cfg.Logger(env.Stderr)))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -56,6 +58,24 @@ type Config struct {
 	// EventRetryBase is the delay before a topic subscription's first
 	// delivery retry; later retries back off exponentially.
 	EventRetryBase time.Duration
+	// LogFormat is the platform log's format: "text" or "json".
+	LogFormat string
+	// LogLevel is the platform log's level: debug, info, warn or error.
+	LogLevel string
+	// Observe turns invocation records, metrics and traces on (the default).
+	// Off exists to measure what they cost.
+	Observe bool
+	// RecordRetention is how long invocation records are kept.
+	RecordRetention time.Duration
+	// TraceRetention is how long spans are kept in the node's trace store.
+	TraceRetention time.Duration
+	// OTLPEndpoint, when set, also exports spans over OTLP/HTTP to this
+	// collector, e.g. http://127.0.0.1:4318.
+	OTLPEndpoint string
+	// PricePerRequest and PricePerGBSecond are the cost report's prices (USD);
+	// the defaults are AWS Lambda's x86 list prices, as a reference point.
+	PricePerRequest  float64
+	PricePerGBSecond float64
 	// Env is the environment handed to build tools (the Go toolchain).
 	Env []string
 }
@@ -73,6 +93,13 @@ func Default() Config {
 		Region:             "us-east-1",
 		AsyncRetryBase:     time.Minute,
 		EventRetryBase:     time.Second,
+		LogFormat:          "text",
+		LogLevel:           "info",
+		Observe:            true,
+		RecordRetention:    7 * 24 * time.Hour,
+		TraceRetention:     24 * time.Hour,
+		PricePerRequest:    0.20 / 1e6,
+		PricePerGBSecond:   0.0000166667,
 	}
 }
 
@@ -119,6 +146,18 @@ func (c Config) FromEnv(env []string) (Config, error) {
 				errs = append(errs, fmt.Errorf("GUREUM_EVENT_RETRY_BASE: %w", err))
 			}
 			c.EventRetryBase = d
+		case "GUREUM_LOG_FORMAT":
+			c.LogFormat = v
+		case "GUREUM_LOG_LEVEL":
+			c.LogLevel = v
+		case "GUREUM_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT":
+			c.OTLPEndpoint = v
+		case "GUREUM_RECORD_RETENTION":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_RECORD_RETENTION: %w", err))
+			}
+			c.RecordRetention = d
 		case "GUREUM_DEFAULT_CONCURRENCY":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -172,10 +211,40 @@ func (c Config) Validate() error {
 	if c.AsyncRetryBase <= 0 || c.EventRetryBase <= 0 {
 		errs = append(errs, fmt.Errorf("async retry base %s and event retry base %s: must be positive", c.AsyncRetryBase, c.EventRetryBase))
 	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.RecordRetention <= 0 || c.TraceRetention <= 0 {
+		errs = append(errs, fmt.Errorf("record retention %s and trace retention %s: must be positive", c.RecordRetention, c.TraceRetention))
+	}
+	if c.OTLPEndpoint != "" && !strings.Contains(c.OTLPEndpoint, "://") {
+		errs = append(errs, fmt.Errorf("otlp endpoint %q: want a URL such as http://127.0.0.1:4318", c.OTLPEndpoint))
+	}
+	if c.PricePerRequest < 0 || c.PricePerGBSecond < 0 {
+		errs = append(errs, errors.New("prices must not be negative"))
+	}
 	if c.MaxBodyBytes < 1 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: must be at least 1", c.MaxBodyBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// Logger returns the platform logger c asks for, writing to w.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Path returns a path inside the data directory.

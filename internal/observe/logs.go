@@ -272,7 +272,11 @@ func (l *Logs) scan(ctx context.Context, fn string, q Query, follow bool, each f
 		if follow {
 			wait = 30 * time.Second
 		}
-		msg, err := cons.Next(jetstream.FetchMaxWait(wait))
+		// The wait ends with ctx too, so a follower stops as soon as its
+		// caller goes (or the node shuts down).
+		nctx, cancel := context.WithTimeout(ctx, wait)
+		msg, err := cons.Next(jetstream.FetchContext(nctx))
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				if follow {

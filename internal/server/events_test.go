@@ -52,7 +52,7 @@ func count(lines []string, s string) int {
 	return n
 }
 
-func cli(t *testing.T, n *testutil.Node, args ...string) string {
+func runCLI(t *testing.T, n *testutil.Node, args ...string) string {
 	t.Helper()
 	r := n.CLI(args...)
 	if r.Code != 0 {
@@ -77,7 +77,7 @@ queues:
 		t.Fatalf("deploy: %+v", r)
 	}
 	for _, body := range []string{"ok-1", "ok-2", "fail-3", "ok-4"} {
-		cli(t, n, "queue", "send", "orders", body)
+		runCLI(t, n, "queue", "send", "orders", body)
 	}
 	// The failing message is received twice (maxReceives 2), then moved to
 	// the dead-letter queue with its count and reason; the others are
@@ -113,13 +113,13 @@ queues:
 
 	// dlq ls lists it; replay sends it back to orders, where it fails again
 	// and returns to the dead-letter queue.
-	if out := cli(t, n, "dlq", "ls"); !strings.Contains(out, "orders-dlq") || !strings.Contains(out, "queue:orders") {
+	if out := runCLI(t, n, "dlq", "ls"); !strings.Contains(out, "orders-dlq") || !strings.Contains(out, "queue:orders") {
 		t.Fatalf("dlq ls: %s", out)
 	}
-	if out := cli(t, n, "dlq", "show", "orders-dlq"); !strings.Contains(out, "fail-3") {
+	if out := runCLI(t, n, "dlq", "show", "orders-dlq"); !strings.Contains(out, "fail-3") {
 		t.Fatalf("dlq show: %s", out)
 	}
-	if out := cli(t, n, "dlq", "replay", "orders-dlq"); !strings.Contains(out, "replayed 1") {
+	if out := runCLI(t, n, "dlq", "replay", "orders-dlq"); !strings.Contains(out, "replayed 1") {
 		t.Fatalf("dlq replay: %s", out)
 	}
 	testutil.Eventually(t, 30*time.Second, "fail-3 back in orders-dlq after replay", func() bool {
@@ -129,22 +129,22 @@ queues:
 		msgs, err := n.Server.PeekMessages(context.Background(), "orders-dlq", 10)
 		return err == nil && len(msgs) == 1
 	})
-	if out := cli(t, n, "dlq", "purge", "orders-dlq"); !strings.Contains(out, "1") {
+	if out := runCLI(t, n, "dlq", "purge", "orders-dlq"); !strings.Contains(out, "1") {
 		t.Fatalf("dlq purge: %s", out)
 	}
 }
 
 func TestQueueCLIRoundTrip(t *testing.T) {
 	n := testutil.StartServer(t)
-	cli(t, n, "queue", "create", "jobs", "--visibility", "1s")
-	if out := cli(t, n, "queue", "ls"); !strings.Contains(out, "jobs") {
+	runCLI(t, n, "queue", "create", "jobs", "--visibility", "1s")
+	if out := runCLI(t, n, "queue", "ls"); !strings.Contains(out, "jobs") {
 		t.Fatalf("queue ls: %s", out)
 	}
-	id := strings.TrimSpace(cli(t, n, "queue", "send", "jobs", "hello", "--attr", "kind=greeting"))
+	id := strings.TrimSpace(runCLI(t, n, "queue", "send", "jobs", "hello", "--attr", "kind=greeting"))
 	if id == "" {
 		t.Fatal("queue send printed no message id")
 	}
-	out := cli(t, n, "queue", "receive", "jobs", "--wait", "2s", "-o", "json")
+	out := runCLI(t, n, "queue", "receive", "jobs", "--wait", "2s", "-o", "json")
 	var got []admin.Message
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		var rr admin.ReceiveResponse
@@ -180,7 +180,7 @@ func TestQueueCLIRoundTrip(t *testing.T) {
 	if r := n.CLI("queue", "send", "jobs", big); r.Code == 0 {
 		t.Fatalf("oversized message accepted: %+v", r.Stdout)
 	}
-	cli(t, n, "queue", "rm", "jobs")
+	runCLI(t, n, "queue", "rm", "jobs")
 	if r := n.CLI("queue", "receive", "jobs"); r.Code == 0 {
 		t.Fatalf("receive from removed queue: %+v", r)
 	}
@@ -213,9 +213,9 @@ queues:
 	if r := n.Deploy(dir); r.Code != 0 {
 		t.Fatalf("deploy: %+v", r)
 	}
-	cli(t, n, "topic", "publish", "order-events", "small order", "--number-attr", "size=5")
-	cli(t, n, "topic", "publish", "order-events", "big order", "--number-attr", "size=500")
-	cli(t, n, "topic", "publish", "order-events", "fail now", "--number-attr", "size=1")
+	runCLI(t, n, "topic", "publish", "order-events", "small order", "--number-attr", "size=5")
+	runCLI(t, n, "topic", "publish", "order-events", "big order", "--number-attr", "size=500")
+	runCLI(t, n, "topic", "publish", "order-events", "fail now", "--number-attr", "size=1")
 
 	testutil.Eventually(t, 30*time.Second, "fan-out to every subscriber", func() bool {
 		all := logLines(t, n, "all", "sns ")
@@ -245,7 +245,7 @@ queues:
 		msgs, err := n.Server.PeekMessages(context.Background(), "fn-broken-dlq", 10)
 		return err == nil && len(msgs) == 1 && msgs[0].DeadLetter != nil && msgs[0].DeadLetter.Source == "function:broken"
 	})
-	if out := cli(t, n, "topic", "ls"); !strings.Contains(out, "order-events") {
+	if out := runCLI(t, n, "topic", "ls"); !strings.Contains(out, "order-events") {
 		t.Fatalf("topic ls: %s", out)
 	}
 	// Bad filter policies are refused with a clear error.
@@ -266,7 +266,7 @@ queues:
 	if r := n.Deploy(dir); r.Code != 0 {
 		t.Fatalf("deploy: %+v", r)
 	}
-	id := strings.TrimSpace(cli(t, n, "invoke", "job", "--async", "--data", `{"msg":"works"}`))
+	id := strings.TrimSpace(runCLI(t, n, "invoke", "job", "--async", "--data", `{"msg":"works"}`))
 	if id == "" {
 		t.Fatal("invoke --async printed no request id")
 	}
@@ -292,7 +292,7 @@ queues:
 
 	// A failing event runs 1 + 2 retries, then lands in the function's
 	// automatic dead-letter queue with the attempts recorded.
-	cli(t, n, "invoke", "job", "--async", "--data", `{"msg":"breaks","fail":true}`)
+	runCLI(t, n, "invoke", "job", "--async", "--data", `{"msg":"breaks","fail":true}`)
 	var dl []admin.Message
 	testutil.Eventually(t, 30*time.Second, "failed event dead-lettered", func() bool {
 		msgs, err := n.Server.PeekMessages(context.Background(), "fn-job-dlq", 10)
@@ -306,7 +306,7 @@ queues:
 		return count(logLines(t, n, "job", "event "), "breaks") == 3
 	})
 	// Replay runs it again (and it fails again: 3 more attempts).
-	if out := cli(t, n, "dlq", "replay", "fn-job-dlq"); !strings.Contains(out, "replayed 1") {
+	if out := runCLI(t, n, "dlq", "replay", "fn-job-dlq"); !strings.Contains(out, "replayed 1") {
 		t.Fatalf("replay: %s", out)
 	}
 	testutil.Eventually(t, 30*time.Second, "replayed event runs again", func() bool {
@@ -367,7 +367,7 @@ func TestScheduleList(t *testing.T) {
 			t.Fatalf("rate(5 minutes) next fire %s is more than 5 minutes away", s.Next)
 		}
 	}
-	if out := cli(t, n, "schedule", "ls"); !strings.Contains(out, "cron(0 3 * * ? *)") || !strings.Contains(out, "Europe/Paris") {
+	if out := runCLI(t, n, "schedule", "ls"); !strings.Contains(out, "cron(0 3 * * ? *)") || !strings.Contains(out, "Europe/Paris") {
 		t.Fatalf("schedule ls: %s", out)
 	}
 	// A bad cron expression is refused at deploy with the reason.
