@@ -36,10 +36,11 @@ type Service interface {
 
 // Handler serves the admin API.
 type Handler struct {
-	svc    Service
-	events EventService // nil when svc serves no events
-	token  string
-	mux    *http.ServeMux
+	svc     Service
+	events  EventService   // nil when svc serves no events
+	observe ObserveService // nil when svc serves no records, traces or cost
+	token   string
+	mux     *http.ServeMux
 }
 
 // MaxArtifactBytes bounds one uploaded artifact.
@@ -47,7 +48,9 @@ const MaxArtifactBytes = 512 << 20
 
 // NewHandler returns the admin API for svc, guarded by token. The events
 // endpoints (queues, topics, schedules, dead-letter queues, asynchronous
-// invocations) are served when svc also implements EventService.
+// invocations) are served when svc also implements EventService, and the
+// observability endpoints (invocation records, traces, cost) when it
+// implements ObserveService.
 func NewHandler(svc Service, token string) *Handler {
 	h := &Handler{svc: svc, token: token, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET "+Prefix+"/functions", h.listFunctions)
@@ -62,6 +65,10 @@ func NewHandler(svc Service, token string) *Handler {
 	if es, ok := svc.(EventService); ok {
 		h.events = es
 		h.routeEvents()
+	}
+	if obs, ok := svc.(ObserveService); ok {
+		h.observe = obs
+		h.routeObserve()
 	}
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)

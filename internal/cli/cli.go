@@ -131,6 +131,10 @@ func newRoot(env IO) *cobra.Command {
 		newTopic(env),
 		newSchedule(env),
 		newDLQ(env),
+		newInvocations(env),
+		newInvocation(env),
+		newTrace(env),
+		newCost(env),
 	)
 	return root
 }

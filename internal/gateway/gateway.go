@@ -57,6 +57,8 @@ type Config struct {
 	Admin     http.Handler
 	LambdaAPI http.Handler
 	Metrics   http.Handler
+	// Observer counts and traces routed requests; nil means none.
+	Observer Observer
 	// AccountID and APIID fill requestContext.accountId and apiId.
 	AccountID string
 	APIID     string
@@ -162,10 +164,51 @@ func (g *Gateway) serveHealth(w http.ResponseWriter) {
 	io.WriteString(w, `{"status":"ok"}`) //nolint:errcheck // the client went away; nothing to do
 }
 
+// Observer watches the requests the gateway routes.
+type Observer interface {
+	// Request starts watching a request to route (its key, such as
+	// "GET /orders/{id}", or "unmatched"). traceparent is the request's W3C
+	// trace context, "" for none. It returns the trace context to hand to
+	// the function and end, to call with the response's status.
+	Request(ctx context.Context, route, method, traceparent string) (trace string, end func(status int))
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
 // serveRoute runs the function of the request's route.
 func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 	id := g.newID()
 	m, ok := g.router.Load().Match(r.Method, r.URL.EscapedPath())
+	trace := traceParent(r.Header["Traceparent"])
+	if o := g.cfg.Observer; o != nil {
+		route := "unmatched"
+		if ok {
+			route = m.RouteKey
+		}
+		var end func(int)
+		trace, end = o.Request(r.Context(), route, r.Method, trace)
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() { end(sw.status) }()
+	}
 	if !ok {
 		writeError(w, CodeRouteNotFound, id)
 		return
@@ -194,7 +237,8 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 		Payload:   payload,
 		RequestID: id,
 		Trigger:   "http",
-		TraceID:   traceParent(r.Header["Traceparent"]),
+		Source:    m.RouteKey,
+		TraceID:   trace,
 	})
 	switch {
 	case err != nil:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gureum/gureum/internal/engine"
 	"github.com/gureum/gureum/internal/observe"
+	"github.com/gureum/gureum/internal/observe/records"
 	"github.com/gureum/gureum/internal/pool"
 	"github.com/gureum/gureum/internal/registry"
 )
@@ -36,6 +37,20 @@ type Config struct {
 	// Host gives invocations their host capabilities (publish, send, …);
 	// nil means none.
 	Host Host
+	// Observer records, counts and traces invocations; nil means none.
+	Observer Observer
+	// Node names this node in invocation records.
+	Node string
+}
+
+// Observer watches invocations: their records, metrics and traces.
+type Observer interface {
+	// Begin starts watching one invocation of a function version that
+	// resolved. parentTrace is the incoming W3C trace context ("" for
+	// none). It returns the trace context the invocation runs in (handed to
+	// the function and its host calls; "" when not traced) and end, which
+	// takes the invocation's record when it is over.
+	Begin(ctx context.Context, function, version, parentTrace string) (trace string, end func(*records.Record))
 }
 
 // Host is what the invoker needs to give functions host capabilities.
@@ -257,6 +272,65 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace := req.TraceID
+	var end func(*records.Record)
+	if inv.cfg.Observer != nil {
+		trace, end = inv.cfg.Observer.Begin(ctx, v.Config.Name, v.VersionString(), req.TraceID)
+	}
+	res, err := inv.invoke(ctx, req, v, rid, trace)
+	if end != nil {
+		end(inv.record(req, v, rid, trace, res, err))
+	}
+	return res, err
+}
+
+// record is the invocation record of one outcome of invoke.
+func (inv *Invoker) record(req *Request, v *registry.Version, rid, trace string, res *Result, err error) *records.Record {
+	r := &records.Record{
+		RequestID: rid, Function: v.Config.Name, Version: v.VersionString(),
+		Trigger: req.Trigger, Source: req.Source, MemoryMiB: v.Config.MemoryMiB,
+		Node: inv.cfg.Node, Outcome: "success",
+	}
+	if len(trace) >= 35 {
+		r.TraceID = trace[3:35]
+	}
+	if res != nil {
+		r.Cold, r.InitDuration, r.Duration, r.Start = res.Cold, res.InitDuration, res.Duration, res.Start
+	}
+	if r.Start.IsZero() {
+		r.Start = time.Now()
+	}
+	switch {
+	case errors.Is(err, ErrThrottled):
+		r.Outcome, r.ErrorType = "throttled", "TooManyRequestsException"
+		return r // nothing ran: nothing billed
+	case errors.Is(err, ErrTimeout):
+		r.Outcome, r.ErrorType = "timeout", "Sandbox.Timedout"
+	case errors.Is(err, ErrInitFailed):
+		r.Outcome, r.ErrorType = "init_error", "Runtime.InitError"
+	case err != nil || res != nil && res.FunctionError:
+		r.Outcome, r.ErrorType = "error", errorType(res)
+	}
+	r.BilledMs, r.GBSeconds = records.Billing(r.Duration+r.InitDuration, r.MemoryMiB)
+	return r
+}
+
+// errorType reads the errorType of a Lambda error document.
+func errorType(res *Result) string {
+	if res == nil || len(res.Payload) == 0 {
+		return "Unhandled"
+	}
+	var doc struct {
+		Type string `json:"errorType"`
+	}
+	if json.Unmarshal(res.Payload, &doc) != nil || doc.Type == "" {
+		return "Unhandled"
+	}
+	return doc.Type
+}
+
+// invoke runs an invocation of a resolved version in the trace context trace.
+func (inv *Invoker) invoke(ctx context.Context, req *Request, v *registry.Version, rid, trace string) (*Result, error) {
 	fn, key, lim, err := inv.Prepare(ctx, v)
 	if err != nil {
 		return nil, err
@@ -287,6 +361,7 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 		}
 		res.Cold, res.InitDuration = lease.Cold, lease.InitDuration
 		start = time.Now()
+		res.Start = start
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithDeadline(ctx, start.Add(timeout))
 		ereq := engine.Request{
@@ -294,11 +369,11 @@ func (inv *Invoker) Invoke(ctx context.Context, req *Request) (*Result, error) {
 			Payload:     req.Payload,
 			Deadline:    start.Add(timeout),
 			FunctionARN: p.arn,
-			TraceID:     req.TraceID,
+			TraceID:     trace,
 			Log:         log,
 		}
 		if inv.cfg.Host != nil {
-			ereq.Host = inv.cfg.Host.Bind(v, rid, req.TraceID)
+			ereq.Host = inv.cfg.Host.Bind(v, rid, trace)
 		}
 		resp, err = lease.Instance.Invoke(callCtx, &ereq)
 		res.Duration = time.Since(start)

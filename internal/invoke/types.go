@@ -15,6 +15,7 @@ type Request struct {
 	Payload   []byte // the event, JSON
 	RequestID string // optional; generated when empty
 	Trigger   string // "http", "direct", "lambda-api", ...
+	Source    string // what triggered it: a route key, a queue or topic ARN, a schedule
 	TraceID   string // incoming trace context, if any
 	// KeepLog asks for the invocation's log output in Result.Log.
 	KeepLog bool
@@ -30,6 +31,7 @@ type Result struct {
 	Cold          bool
 	InitDuration  time.Duration
 	Duration      time.Duration
+	Start         time.Time // when the function was handed the event
 	Log           []byte // the invocation's log, when Request.KeepLog
 }
 

@@ -67,7 +67,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	if ev.async, err = async.Open(ctx, async.Config{
 		JetStream: js, Replicas: reps, Region: s.cfg.Region, AccountID: accountID,
 		Invoker: s.inv, Destinations: asyncDestinations{s}, Settings: s.asyncSettings,
-		RetryBase: s.cfg.AsyncRetryBase, Logger: s.log,
+		RetryBase: s.cfg.AsyncRetryBase, Logger: s.log, OnRetry: s.metrics.AsyncRetry,
 	}); err != nil {
 		return fmt.Errorf("open async invocations: %w", err)
 	}
@@ -203,7 +203,10 @@ func (s *Server) queueHandler(fn, queueName string) queue.Handler {
 				break
 			}
 		}
-		res, err := s.inv.Invoke(ctx, &invoke.Request{Function: fn, Payload: payload, Trigger: "queue", TraceID: trace})
+		res, err := s.inv.Invoke(ctx, &invoke.Request{
+			Function: fn, Payload: payload, Trigger: "queue", TraceID: trace,
+			Source: "arn:aws:sqs:" + s.cfg.Region + ":" + accountID + ":" + queueName,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +287,7 @@ func (s *Server) fireSchedule(ctx context.Context, sc schedule.Schedule, tick ti
 type topicDeliverer struct{ s *Server }
 
 func (d topicDeliverer) Function(ctx context.Context, function string, event []byte, traceparent string) error {
-	_, err := d.s.events.async.Submit(ctx, async.Event{Function: function, Payload: event, Trigger: "topic", TraceParent: traceparent})
+	_, err := d.s.events.async.Submit(ctx, async.Event{Function: function, Payload: event, Trigger: "topic", TraceParent: traceparent, Source: topicSource(event)})
 	return err
 }
 
@@ -359,6 +362,21 @@ func fromNotification(topicName, body, traceparent string) (topic.Message, error
 		}
 	}
 	return m, nil
+}
+
+// topicSource reads the topic ARN of an SNS event for the invocation record.
+func topicSource(event []byte) string {
+	var ev struct {
+		Records []struct {
+			SNS struct {
+				TopicArn string `json:"TopicArn"`
+			} `json:"Sns"`
+		} `json:"Records"`
+	}
+	if json.Unmarshal(event, &ev) != nil || len(ev.Records) == 0 {
+		return ""
+	}
+	return ev.Records[0].SNS.TopicArn
 }
 
 // asyncDestinations sends async invocation records to destinations and

@@ -356,7 +356,15 @@ func TestScheduleList(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "schedules listed", func() bool {
 		var err error
 		infos, err = n.Server.Schedules(context.Background())
-		return err == nil && len(infos) == 2
+		if err != nil || len(infos) != 2 {
+			return false
+		}
+		for _, s := range infos {
+			if s.Next.IsZero() {
+				return false // the schedule's timer is being set up
+			}
+		}
+		return true
 	})
 	now := time.Now()
 	for _, s := range infos {

@@ -94,14 +94,17 @@ func (h hostServices) Publish(ctx context.Context, c host.Caller, in host.Publis
 	for k, a := range in.Attributes {
 		attrs[k] = topic.Attribute{DataType: a.DataType, StringValue: a.StringValue, BinaryValue: a.BinaryValue}
 	}
+	trace, end := h.s.hostSpan(ctx, c.TraceParent, "publish "+in.Topic)
 	id, err := h.s.events.topics.Publish(ctx, in.Topic, topic.PublishInput{
-		Subject: in.Subject, Message: in.Message, Attributes: attrs, TraceParent: c.TraceParent,
+		Subject: in.Subject, Message: in.Message, Attributes: attrs, TraceParent: trace,
 	})
+	end(err)
 	return id, hostErr(err, "topic", in.Topic)
 }
 
 func (h hostServices) Send(ctx context.Context, c host.Caller, in host.SendInput) (string, error) {
-	e := queue.SendEntry{Body: in.Body, TraceParent: c.TraceParent}
+	trace, end := h.s.hostSpan(ctx, c.TraceParent, "send "+in.Queue)
+	e := queue.SendEntry{Body: in.Body, TraceParent: trace}
 	if len(in.Attributes) > 0 {
 		e.Attributes = make(map[string]queue.MessageAttribute, len(in.Attributes))
 		for k, a := range in.Attributes {
@@ -114,9 +117,11 @@ func (h hostServices) Send(ctx context.Context, c host.Caller, in host.SendInput
 	}
 	res, err := h.s.events.queues.Send(ctx, in.Queue, []queue.SendEntry{e})
 	if err == nil && len(res) == 1 {
-		if err = res[0].Err; err == nil {
-			return res[0].MessageID, nil
-		}
+		err = res[0].Err
+	}
+	end(err)
+	if err == nil && len(res) == 1 {
+		return res[0].MessageID, nil
 	}
 	return "", hostErr(err, "queue", in.Queue)
 }

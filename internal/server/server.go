@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ import (
 	"github.com/gureum/gureum/internal/invoke"
 	"github.com/gureum/gureum/internal/lambdaapi"
 	"github.com/gureum/gureum/internal/observe"
+	"github.com/gureum/gureum/internal/observe/metrics"
 	"github.com/gureum/gureum/internal/pool"
 	"github.com/gureum/gureum/internal/registry"
 	"github.com/gureum/gureum/internal/version"
@@ -53,9 +55,13 @@ type Server struct {
 	gw      *gateway.Gateway
 	admin   *admin.Handler
 	events  *eventSources
-	host    *host.Host
-	hostKey []byte
-	hostURL string // the host API of process functions, on this node's listener
+	metrics *metrics.Metrics
+	obs     *observer // nil when observability is off
+	// lastLatest is the $LATEST versions refresh last applied.
+	lastLatest atomic.Pointer[[]*registry.Version]
+	host       *host.Host
+	hostKey    []byte
+	hostURL    string // the host API of process functions, on this node's listener
 
 	httpSrv  *http.Server
 	adminSrv *http.Server
@@ -178,7 +184,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.addr = ln.Addr().String()
 	s.adminAdr = s.addr
 	s.hostURL = loopbackURL(s.addr)
-	s.inv = invoke.New(invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs, Region: s.cfg.Region, Host: hostBinding{s}})
+	if err := s.startObserve(ctx); err != nil {
+		return err
+	}
+	s.metrics.SetSource(metricsSource{s})
+	icfg := invoke.Config{Registry: s.reg, Engines: s.engines, Pools: s.pools, Logs: s.logs, Region: s.cfg.Region, Host: hostBinding{s}}
+	if s.obs != nil {
+		icfg.Observer = s.obs
+		icfg.Node, _ = os.Hostname()
+	}
+	s.inv = invoke.New(icfg)
 	if err := s.startEvents(ctx); err != nil {
 		return err
 	}
@@ -189,6 +204,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		LambdaAPI: lambdaapi.New(lambdaapi.Config{Invoker: s.inv, Functions: s.reg, Async: s, Region: s.cfg.Region,
 			AccessKeyID: s.cfg.AccessKeyID, SecretAccessKey: s.cfg.SecretAccessKey}),
+	}
+	if s.obs != nil {
+		gwCfg.Observer = s.obs
+	}
+	if s.cfg.AdminListen == "" {
+		gwCfg.Metrics = s.metricsHandler()
 	}
 	reserved := http.NewServeMux()
 	reserved.Handle(host.PathPrefix, s.host.Handler(host.TokenResolver(s.hostKey, s.hostGrants)))
@@ -212,6 +233,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.adminAdr = aln.Addr().String()
 		mux := http.NewServeMux()
 		mux.Handle(admin.Prefix+"/", s.admin)
+		mux.Handle(gateway.MetricsPath, s.metricsHandler())
 		s.adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		s.serve(s.adminSrv, aln)
 	}
@@ -276,6 +298,13 @@ func (s *Server) refresh(ctx context.Context) error {
 	}
 	if err := s.gw.SetRoutes(routes); err != nil {
 		return fmt.Errorf("routes: %w", err)
+	}
+	if prev := s.lastLatest.Swap(&latest); prev != nil {
+		for _, v := range *prev {
+			if !served[pool.Key{Function: v.Config.Name, Version: v.VersionString()}] && !slices.ContainsFunc(latest, func(l *registry.Version) bool { return l.Config.Name == v.Config.Name }) {
+				s.metrics.Forget(v.Config.Name)
+			}
+		}
 	}
 	s.applyEvents(ctx, latest)
 	// Versions no longer behind $LATEST stop being served on this node.
@@ -362,6 +391,7 @@ func (s *Server) shutdownOnce(ctx context.Context) error {
 	if s.watchCancel != nil {
 		s.watchCancel()
 	}
+	errs = append(errs, s.stopObserve(ctx)...)
 	if s.pools != nil {
 		if err := s.pools.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("pools: %w", err))

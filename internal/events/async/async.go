@@ -177,6 +177,9 @@ type Config struct {
 	// Settings returns a function's settings; nil means defaults for all.
 	// An error delays the event (it is offered again later).
 	Settings func(ctx context.Context, function string) (Settings, error)
+	// OnRetry, when set, learns of each retry scheduled for a function
+	// (for metrics).
+	OnRetry func(function string)
 	// RetryBase is the delay before the first retry; each further retry
 	// waits twice as long. 0 = 1 minute.
 	RetryBase time.Duration

@@ -260,6 +260,7 @@ func (s *Service) run(msg jetstream.Msg, env *envelope, st resolved) bool {
 		Payload:   ev.Payload,
 		RequestID: ev.RequestID,
 		Trigger:   ev.Trigger,
+		Source:    ev.Source,
 		TraceID:   ev.TraceParent,
 	})
 	if s.runCtx.Err() != nil {
@@ -304,6 +305,9 @@ func (s *Service) run(msg jetstream.Msg, env *envelope, st resolved) bool {
 			return false
 		}
 		s.ack(msg)
+		if s.cfg.OnRetry != nil {
+			s.cfg.OnRetry(ev.Function)
+		}
 		return false
 	}
 	env.outcome = ConditionRetriesExhausted

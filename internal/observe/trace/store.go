@@ -1,0 +1,412 @@
+package trace
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
+)
+
+const (
+	// SpanStream is the JetStream stream of the local span store.
+	SpanStream = "GUREUM_SPANS"
+	// SpanSubjectPrefix starts the subject of a trace's spans: the prefix
+	// and the trace id in lowercase hex.
+	SpanSubjectPrefix = "gureum.span."
+
+	// FlushInterval is the longest an ended span waits for the store writer.
+	FlushInterval = 100 * time.Millisecond
+
+	// maxBatch makes the writer publish early once this many spans wait.
+	maxBatch = 1024
+	// maxMessage caps one stored message (JSON lines of one trace's spans).
+	maxMessage = 256 << 10
+	// maxValue caps a stored name, attribute value or status message.
+	maxValue = 1 << 10
+	// publishTimeout bounds one batch's wait for JetStream's acknowledgements.
+	publishTimeout = 10 * time.Second
+	// maxSpans caps how many spans Trace returns.
+	maxSpans = 10000
+)
+
+// Span is one stored span.
+type Span struct {
+	TraceID       string            `json:"traceId"`
+	SpanID        string            `json:"spanId"`
+	ParentID      string            `json:"parentId,omitempty"` // "" for a root
+	Name          string            `json:"name"`
+	Kind          string            `json:"kind"` // internal, server, client, producer, consumer
+	Start         time.Time         `json:"start"`
+	Duration      time.Duration     `json:"durationNs"`
+	Status        string            `json:"status"` // unset, ok, error
+	StatusMessage string            `json:"statusMessage,omitempty"`
+	Attributes    map[string]string `json:"attributes,omitempty"`
+	Node          string            `json:"node,omitempty"`
+}
+
+// store is the local span store: a span processor that hands every ended
+// span to a writer goroutine through a bounded buffer, never blocking the
+// goroutine that ends the span, and the writer publishes them to JetStream
+// in batches, one message per trace and batch.
+type store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	node   string
+
+	in      chan sdktrace.ReadOnlySpan
+	flushes chan chan error
+	stop    chan struct{}
+	done    chan struct{}
+
+	runCtx    context.Context // ends when Shutdown gives up waiting
+	cancelRun context.CancelFunc
+	stopOnce  sync.Once
+
+	stored, dropped, failed atomic.Uint64
+	lastErr                 atomic.Pointer[error]
+}
+
+func openStore(ctx context.Context, cfg Config) (*store, error) {
+	maxBytes := cfg.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	st, err := cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       SpanStream,
+		Subjects:   []string{SpanSubjectPrefix + "*"},
+		Storage:    jetstream.FileStorage,
+		MaxAge:     cfg.Retention,
+		MaxBytes:   maxBytes,
+		Replicas:   cfg.Replicas,
+		Discard:    jetstream.DiscardOld,
+		MaxMsgSize: 1 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create span stream: %w", err)
+	}
+	s := &store{
+		js: cfg.JetStream, stream: st, node: cfg.NodeName,
+		in:      make(chan sdktrace.ReadOnlySpan, cfg.BufferSize),
+		flushes: make(chan chan error),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	go s.run()
+	return s, nil
+}
+
+// OnStart does nothing: spans are stored once they end.
+func (s *store) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd queues the span for the writer, or counts it dropped when the
+// buffer is full. It never blocks.
+func (s *store) OnEnd(sp sdktrace.ReadOnlySpan) {
+	if !sp.SpanContext().IsSampled() {
+		return
+	}
+	select {
+	case s.in <- sp:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// ForceFlush stores what waits; the provider calls it from its own ForceFlush.
+func (s *store) ForceFlush(ctx context.Context) error { return s.flush(ctx) }
+
+// Shutdown stores what waits within ctx and stops the writer. Idempotent.
+func (s *store) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		// Abandon the publishes in flight; the writer then ends promptly.
+		s.cancelRun()
+		<-s.done
+		return fmt.Errorf("store spans: %w", ctx.Err())
+	}
+}
+
+// flush asks the writer to publish everything queued before the call and
+// waits for the outcome. After Shutdown there is nothing left to publish.
+func (s *store) flush(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case s.flushes <- reply:
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the writer goroutine.
+func (s *store) run() {
+	defer close(s.done)
+	defer s.cancelRun()
+	tick := time.NewTicker(FlushInterval)
+	defer tick.Stop()
+	var pending []sdktrace.ReadOnlySpan
+	for {
+		select {
+		case sp := <-s.in:
+			pending = append(pending, sp)
+			if len(pending) >= maxBatch {
+				_ = s.publish(pending)
+				pending = pending[:0]
+			}
+		case <-tick.C:
+			if len(pending) > 0 {
+				_ = s.publish(pending)
+				pending = pending[:0]
+			}
+		case reply := <-s.flushes:
+			pending = s.drain(pending)
+			reply <- s.publish(pending)
+			pending = pending[:0]
+		case <-s.stop:
+			_ = s.publish(s.drain(pending))
+			return
+		}
+	}
+}
+
+// drain moves everything buffered into pending.
+func (s *store) drain(pending []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	for {
+		select {
+		case sp := <-s.in:
+			pending = append(pending, sp)
+		default:
+			return pending
+		}
+	}
+}
+
+// publish stores spans, one or more messages per trace, and waits for the
+// acknowledgements. It returns the first failure; every failed span is
+// counted.
+func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.runCtx, publishTimeout)
+	defer cancel()
+
+	type message struct {
+		subject string
+		data    bytes.Buffer
+		count   int
+	}
+	var (
+		order    []*message
+		current  = make(map[oteltrace.TraceID]*message)
+		line     bytes.Buffer
+		enc      = json.NewEncoder(&line)
+		firstErr error
+	)
+	fail := func(n int, err error) {
+		s.failed.Add(uint64(n))
+		s.lastErr.Store(&err)
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, sp := range spans {
+		line.Reset()
+		if err := enc.Encode(s.record(sp)); err != nil {
+			fail(1, fmt.Errorf("encode span: %w", err))
+			continue
+		}
+		tid := sp.SpanContext().TraceID()
+		m := current[tid]
+		if m == nil || m.data.Len()+line.Len() > maxMessage {
+			m = &message{subject: SpanSubjectPrefix + tid.String()}
+			current[tid] = m
+			order = append(order, m)
+		}
+		m.data.Write(line.Bytes())
+		m.count++
+	}
+
+	type sent struct {
+		f     jetstream.PubAckFuture
+		count int
+	}
+	futures := make([]sent, 0, len(order))
+	for _, m := range order {
+		f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: m.subject, Data: m.data.Bytes()})
+		if err != nil {
+			fail(m.count, fmt.Errorf("publish spans to %s: %w", m.subject, err))
+			continue
+		}
+		futures = append(futures, sent{f, m.count})
+	}
+	for _, p := range futures {
+		select {
+		case <-p.f.Ok():
+			s.stored.Add(uint64(p.count))
+		case err := <-p.f.Err():
+			fail(p.count, fmt.Errorf("publish spans to %s: %w", p.f.Msg().Subject, err))
+		case <-ctx.Done():
+			fail(p.count, fmt.Errorf("publish spans to %s: %w", p.f.Msg().Subject, ctx.Err()))
+		}
+	}
+	return firstErr
+}
+
+// record turns an ended span into its stored form.
+func (s *store) record(sp sdktrace.ReadOnlySpan) Span {
+	r := Span{
+		TraceID:       sp.SpanContext().TraceID().String(),
+		SpanID:        sp.SpanContext().SpanID().String(),
+		Name:          cut(sp.Name()),
+		Kind:          kindName(sp.SpanKind()),
+		Start:         sp.StartTime(),
+		Duration:      sp.EndTime().Sub(sp.StartTime()),
+		Status:        statusName(sp.Status().Code),
+		StatusMessage: cut(sp.Status().Description),
+		Node:          s.node,
+	}
+	if p := sp.Parent(); p.IsValid() {
+		r.ParentID = p.SpanID().String()
+	}
+	if attrs := sp.Attributes(); len(attrs) > 0 {
+		r.Attributes = make(map[string]string, len(attrs))
+		for _, kv := range attrs {
+			r.Attributes[string(kv.Key)] = cut(kv.Value.Emit())
+		}
+	}
+	return r
+}
+
+func cut(s string) string {
+	if len(s) <= maxValue {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxValue], "") + "…"
+}
+
+func kindName(k oteltrace.SpanKind) string {
+	switch k {
+	case oteltrace.SpanKindServer:
+		return "server"
+	case oteltrace.SpanKindClient:
+		return "client"
+	case oteltrace.SpanKindProducer:
+		return "producer"
+	case oteltrace.SpanKindConsumer:
+		return "consumer"
+	}
+	return "internal"
+}
+
+func statusName(c codes.Code) string {
+	switch c {
+	case codes.Ok:
+		return "ok"
+	case codes.Error:
+		return "error"
+	}
+	return "unset"
+}
+
+// Trace returns the stored spans of one trace ordered by start time, from
+// every node sharing the span stream. Spans reach the store within
+// FlushInterval of ending (Flush forces this node's); a trace with no stored
+// span is ErrNotFound.
+func (t *Tracer) Trace(ctx context.Context, traceID string) ([]Span, error) {
+	id, err := normalizeTraceID(traceID)
+	if err != nil {
+		return nil, err
+	}
+	spans, err := t.store.read(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read trace %s: %w", id, err)
+	}
+	return spans, nil
+}
+
+// normalizeTraceID accepts 32 hex digits in either case and returns them in
+// lowercase, the form of the store's subjects.
+func normalizeTraceID(s string) (string, error) {
+	var tid oteltrace.TraceID
+	low := strings.ToLower(s)
+	if !decodeHex(tid[:], low) || !tid.IsValid() {
+		return "", fmt.Errorf("trace id %q: %w", s, ErrInvalidTraceID)
+	}
+	return low, nil
+}
+
+func (s *store) read(ctx context.Context, traceID string) ([]Span, error) {
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SpanSubjectPrefix + traceID},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	remaining := info.NumPending
+	if remaining == 0 {
+		return nil, ErrNotFound
+	}
+	var spans []Span
+	for remaining > 0 && len(spans) < maxSpans {
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		msg, err := cons.Next(jetstream.FetchContext(nctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				break // messages aged out while reading
+			}
+			return nil, err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		remaining = md.NumPending
+		for _, line := range bytes.Split(msg.Data(), []byte{'\n'}) {
+			if len(line) == 0 {
+				continue
+			}
+			var sp Span
+			if json.Unmarshal(line, &sp) != nil || sp.TraceID != traceID {
+				continue // not a span of this trace; keep the rest readable
+			}
+			spans = append(spans, sp)
+		}
+	}
+	if len(spans) == 0 {
+		return nil, ErrNotFound
+	}
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
+	return spans, nil
+}
