@@ -32,7 +32,7 @@ type Result struct {
 	InitDuration  time.Duration
 	Duration      time.Duration
 	Start         time.Time // when the function was handed the event
-	Log           []byte // the invocation's log, when Request.KeepLog
+	Log           []byte    // the invocation's log, when Request.KeepLog
 }
 
 // Errors returned by Invoke, wrapped with detail; match with errors.Is. The
