@@ -55,12 +55,15 @@ func (e *env) ensureTarget(ctx context.Context) (*target, error) {
 // start starts a node in the data directory named data under the scratch
 // directory, deploys the project in exampleDir with the CLI, waits until GET
 // path answers 200 and starts the bare twin answering the same bytes.
-func (t *target) start(ctx context.Context, e *env, data, exampleDir, path string) error {
+func (t *target) start(ctx context.Context, e *env, data, exampleDir, path string, mutate ...func(*config.Config)) error {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(e.work, data)
 	cfg.DrainTimeout = 10 * time.Second
 	cfg.Env = os.Environ()
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(cfg, server.WithLogger(logger))
 	if err != nil {

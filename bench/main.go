@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -39,6 +40,8 @@ type options struct {
 	wrk       bool
 	procColdN int
 	procConc  int
+
+	cpuprofile string
 
 	// Internal: a child process measuring memory in a fresh address space.
 	child string
@@ -63,6 +66,7 @@ var benchmarks = []struct {
 	{"queue-send", "durable queue sends per second", benchQueueSend},
 	{"queue-fn", "queue → function events per second with batch 10", benchQueueFunction},
 	{"topic-fanout", "topic publish-to-delivery latency with 10 function subscribers", benchTopicFanout},
+	{"observe", "warm throughput with observability on against off", benchObserve},
 }
 
 func main() {
@@ -90,6 +94,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.wrk, "wrk", true, "also load with wrk when it is installed")
 	fs.IntVar(&o.procColdN, "proc-cold-n", 50, "cold starts of the process function measured, each for gureum and for the baseline")
 	fs.IntVar(&o.procConc, "proc-conc", 8, "client goroutines of the process function's concurrency run")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (nodes and load) to this file")
 	fs.StringVar(&o.child, "child", "", "internal: run one memory measurement and print it as JSON")
 	fs.StringVar(&o.wasm, "wasm", "", "internal: module of a -child run")
 	fs.StringVar(&o.cache, "cache", "", "internal: compilation cache of a -child run")
@@ -110,6 +115,19 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := run(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)

@@ -78,7 +78,7 @@ func TestOrders(t *testing.T) {
 		return resp.StatusCode, got
 	}
 
-	// Bad bodies are refused by the API with the reason, and publish nothing.
+	// Bad bodies are refused by the API with the reason.
 	for _, body := range []string{
 		`not json`,
 		`{"item": "tea"}`,
@@ -189,6 +189,10 @@ func TestOrders(t *testing.T) {
 	if out := cli("invoke", "report", "--data", tick); !strings.Contains(out, `"2025-03-02T09:00:00Z/2025-03-02T10:00:00Z"`) {
 		t.Fatalf("invoke report with a scheduled event: %s", out)
 	}
+	testutil.Eventually(t, 10*time.Second, "report's log line", func() bool {
+		periods, err := logged("report", "hourly report for ")
+		return err == nil && slices.Contains(periods, "2025-03-02T09:00:00Z/2025-03-02T10:00:00Z")
+	})
 	if r := n.CLI("invoke", "report", "--data", `{"item": "tea"}`); r.Code != 1 || !strings.Contains(r.Stdout, "runs on a schedule") {
 		t.Fatalf("invoke report with another event: %+v", r)
 	}

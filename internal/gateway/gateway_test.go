@@ -109,7 +109,7 @@ func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request 
 	return req
 }
 
-var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+var uuidV7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestEventGolden(t *testing.T) {
 	g, srv, ti := startGateway(t, Config{AccountID: "123456789012", APIID: "shop"},
@@ -226,8 +226,8 @@ func TestEventOmitsEmpty(t *testing.T) {
 	if rc["accountId"] != DefaultAccountID || rc["apiId"] != DefaultAPIID {
 		t.Errorf("accountId %v apiId %v", rc["accountId"], rc["apiId"])
 	}
-	if id, _ := rc["requestId"].(string); !uuidV4.MatchString(id) {
-		t.Errorf("requestId %q is not a UUID v4", id)
+	if id, _ := rc["requestId"].(string); !uuidV7.MatchString(id) {
+		t.Errorf("requestId %q is not a UUID v7", id)
 	}
 }
 
@@ -341,7 +341,7 @@ func TestResponseMapping(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
-			if id := resp.Header.Get("X-Request-Id"); !uuidV4.MatchString(id) || id != ti.lastRequest(t).RequestID {
+			if id := resp.Header.Get("X-Request-Id"); !uuidV7.MatchString(id) || id != ti.lastRequest(t).RequestID {
 				t.Errorf("X-Request-Id %q, invoked with %q", id, ti.lastRequest(t).RequestID)
 			}
 		})
@@ -372,7 +372,7 @@ func checkError(t *testing.T, resp *http.Response, body []byte, status int, code
 	if e.Code != code || e.Message != message {
 		t.Errorf("code %q message %q, want %q %q", e.Code, e.Message, code, message)
 	}
-	if id := resp.Header.Get("X-Request-Id"); id != e.RequestID || !uuidV4.MatchString(id) {
+	if id := resp.Header.Get("X-Request-Id"); id != e.RequestID || !uuidV7.MatchString(id) {
 		t.Errorf("X-Request-Id %q, body requestId %q", id, e.RequestID)
 	}
 }
@@ -645,7 +645,7 @@ func TestRequestIDs(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
 		id := newRequestID()
-		if !uuidV4.MatchString(id) || seen[id] {
+		if !uuidV7.MatchString(id) || seen[id] {
 			t.Fatalf("bad or repeated id %q", id)
 		}
 		seen[id] = true

@@ -100,11 +100,19 @@ func New(cfg Config) *Invoker {
 	}
 }
 
-// NewRequestID returns a random UUID (version 4), as Lambda's request ids are.
+// NewRequestID returns a new request id: a UUID in Lambda's 36-character
+// form, version 7, so that it carries the time it was made (its first 48
+// bits, Unix milliseconds). Clients treat it as opaque, as they do Lambda's;
+// gureum uses the time to find an invocation's record without an index
+// (records.RequestTime).
 func NewRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	_, _ = rand.Read(b[6:])
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])

@@ -276,6 +276,7 @@ func (l *Logs) scan(ctx context.Context, fn string, q Query, follow bool, each f
 		// caller goes (or the node shuts down).
 		nctx, cancel := context.WithTimeout(ctx, wait)
 		msg, err := cons.Next(jetstream.FetchContext(nctx))
+		waited := nctx.Err() != nil
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -284,7 +285,7 @@ func (l *Logs) scan(ctx context.Context, fn string, q Query, follow bool, each f
 				}
 				return ctx.Err()
 			}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			if waited || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				if follow {
 					continue
 				}

@@ -42,7 +42,7 @@ func (s *Server) startObserve(ctx context.Context) error {
 	}
 	o := &observer{s: s, metrics: s.metrics}
 	var err error
-	if o.records, err = records.Open(ctx, s.bus.Conn(), s.bus.JetStream(), records.Config{Replicas: s.bus.Replicas(), Retention: s.cfg.RecordRetention}); err != nil {
+	if o.records, err = records.Open(ctx, s.bus.Conn(), s.bus.JetStream(), records.Config{Replicas: s.bus.Replicas(), Retention: s.cfg.RecordRetention, NoIndex: true}); err != nil {
 		return fmt.Errorf("open invocation records: %w", err)
 	}
 	host, _ := os.Hostname()

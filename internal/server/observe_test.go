@@ -276,6 +276,14 @@ queues:
 			t.Fatalf("gureum trace lacks %q:\n%s", name, out)
 		}
 	}
+	// The function sees its invocation's trace context (the invoke span),
+	// on both runtimes.
+	for _, path := range []string{"/front"} {
+		resp, body := n.Do("POST", path, []byte(`{"op":"trace"}`), hdr)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "00-"+traceID+"-") || strings.Contains(string(body), "00f067aa0ba902b7") {
+			t.Fatalf("POST %s trace: %d %s (want the trace id with the invoke span as parent)", path, resp.StatusCode, body)
+		}
+	}
 	// The queue-triggered invocation's record names the same trace.
 	testutil.Eventually(t, 10*time.Second, "back's record", func() bool {
 		recs := recordsOf(t, n, "back")

@@ -129,8 +129,10 @@
 // one message); with a window the collector keeps pulling until the batch
 // is full or the window after the first message ends. Collected messages
 // are kept invisible meanwhile (in-progress acknowledgements every half
-// visibility timeout, and once more just before the handler is called, so
-// the handler gets a whole visibility timeout). A message redelivered
+// visibility timeout, and once more just before the handler is called), and
+// so are the batch's messages while the handler runs, cold start included,
+// so that a slow start never hands them to a second invocation; the
+// function's timeout bounds how long that lasts. A message redelivered
 // anyway replaces its earlier delivery in the batch. On a nil error every
 // message not in failedMessageIDs is deleted; an error, or a failed id not
 // in the batch (as on AWS), fails the whole batch. Failed messages stay

@@ -276,7 +276,27 @@ func (t *Trigger) handle(d *queueDef, ds []delivery) {
 	for i := range ds {
 		msgs[i] = ds[i].m
 	}
+	// While the handler runs (a cold start included), the batch stays
+	// invisible: a slow start never hands the same messages to a second
+	// invocation. The function's own timeout bounds how long this lasts.
+	stop := make(chan struct{})
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		tick := time.NewTicker(ackWait(d.attrs.Visibility) / 2)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				t.refresh(ds)
+			}
+		}
+	}()
 	failedIDs, err := t.call(msgs)
+	close(stop)
+	<-beat
 	failed := make([]bool, len(ds))
 	reason := ""
 	switch {

@@ -210,28 +210,88 @@ func (s *Store) Get(ctx context.Context, requestID string) (*Record, error) {
 	return found, nil
 }
 
-// getByScan finds a record without the index: it reads every record stored
-// in the last IndexTTL.
+// RequestTime is the time a version 7 UUID request id was made (see
+// invoke.NewRequestID); ok is false for any other id.
+func RequestTime(id string) (t time.Time, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '7' {
+		return time.Time{}, false
+	}
+	var ms int64
+	for _, c := range []byte(id[:8] + id[9:13]) {
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		default:
+			return time.Time{}, false
+		}
+		ms = ms<<4 | int64(v)
+	}
+	return time.UnixMilli(ms), true
+}
+
+// Windows in which Get looks for the record of a request id that carries
+// its time, one after the other until it is found: the minute after it
+// (nearly every invocation), the rest of the longest timeout (15 minutes),
+// then as far as an asynchronous invocation's retries go (6 hours). Each
+// starts a minute early, for clocks that differ between nodes.
+const (
+	getSkew     = time.Minute
+	getSoon     = time.Minute
+	getNearby   = 20 * time.Minute
+	getAsyncEnd = 7 * time.Hour
+)
+
+// getByScan finds a record without the index. A request id that carries its
+// time (version 7) is looked for in the records stored just after it;
+// any other id in every record stored in the last IndexTTL.
 func (s *Store) getByScan(ctx context.Context, requestID, rid string) (*Record, error) {
-	start := time.Now().Add(-s.cfg.IndexTTL)
+	if t, ok := RequestTime(rid); ok {
+		for _, w := range [][2]time.Time{
+			{t.Add(-getSkew), t.Add(getSoon)},
+			{t.Add(getSoon - getSkew), t.Add(getNearby)},
+			{t.Add(getNearby - getSkew), t.Add(getAsyncEnd)},
+		} {
+			if time.Now().Before(w[0]) {
+				break
+			}
+			r, err := s.scanFor(ctx, rid, w[0], w[1])
+			if err != nil {
+				return nil, fmt.Errorf("get record %s: %w", requestID, err)
+			}
+			if r != nil {
+				return r, nil
+			}
+		}
+		return nil, fmt.Errorf("get record %s: %w", requestID, ErrNotFound)
+	}
+	r, err := s.scanFor(ctx, rid, time.Now().Add(-s.cfg.IndexTTL), time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("get record %s: %w", requestID, err)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("get record %s: %w", requestID, ErrNotFound)
+	}
+	return r, nil
+}
+
+// scanFor reads the records stored from start (to stop, when not zero) and
+// returns the last one of rid, or nil.
+func (s *Store) scanFor(ctx context.Context, rid string, start, stop time.Time) (*Record, error) {
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{SubjectPrefix + ">"},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
 	}
 	var found *Record
-	err := s.scan(ctx, cfg, time.Time{}, func(r *Record) error {
+	err := s.scan(ctx, cfg, stop, func(r *Record) error {
 		if r.RequestID == rid {
 			c := *r
 			found = &c
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("get record %s: %w", requestID, err)
-	}
-	if found == nil {
-		return nil, fmt.Errorf("get record %s: %w", requestID, ErrNotFound)
-	}
-	return found, nil
+	return found, err
 }

@@ -3,10 +3,13 @@ package trace
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,7 +88,7 @@ func openStore(ctx context.Context, cfg Config) (*store, error) {
 	}
 	st, err := cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       SpanStream,
-		Subjects:   []string{SpanSubjectPrefix + "*"},
+		Subjects:   []string{SpanSubjectPrefix + "*", bucketPrefix + "*.*"},
 		Storage:    jetstream.FileStorage,
 		MaxAge:     cfg.Retention,
 		MaxBytes:   maxBytes,
@@ -220,7 +223,7 @@ func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
 	}
 	var (
 		order    []*message
-		current  = make(map[oteltrace.TraceID]*message)
+		current  = make(map[string]*message) // by subject
 		line     bytes.Buffer
 		enc      = json.NewEncoder(&line)
 		firstErr error
@@ -232,17 +235,18 @@ func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
 			firstErr = err
 		}
 	}
+	now := time.Now()
 	for _, sp := range spans {
 		line.Reset()
 		if err := enc.Encode(s.record(sp)); err != nil {
 			fail(1, fmt.Errorf("encode span: %w", err))
 			continue
 		}
-		tid := sp.SpanContext().TraceID()
-		m := current[tid]
+		subject := spanSubject(sp.SpanContext().TraceID(), now)
+		m := current[subject]
 		if m == nil || m.data.Len()+line.Len() > maxMessage {
-			m = &message{subject: SpanSubjectPrefix + tid.String()}
-			current[tid] = m
+			m = &message{subject: subject}
+			current[subject] = m
 			order = append(order, m)
 		}
 		m.data.Write(line.Bytes())
@@ -273,6 +277,73 @@ func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
 		}
 	}
 	return firstErr
+}
+
+// Where spans are stored. A trace whose id starts with the time it began
+// (the ids this package makes; see idGenerator) shares a bucket subject with
+// the other traces of that minute and shard, so that one message holds the
+// spans of many traces: a busy node stores a few messages per flush, not
+// one per request. Any other trace (an incoming id from a client) gets a
+// subject of its own. Readers look in both places, so each trace is found
+// whichever way it was stored.
+const (
+	bucketPrefix = SpanSubjectPrefix + "m."
+	bucketShards = 32
+	// A trace id's time counts as one when it is this close to the clock
+	// of the node storing it (a trace continues through async retries for
+	// up to 6 hours).
+	bucketPast   = 8 * time.Hour
+	bucketFuture = 5 * time.Minute
+)
+
+// idTime reads the time in the first four bytes of a trace id.
+func idTime(tid oteltrace.TraceID) time.Time {
+	return time.Unix(int64(binary.BigEndian.Uint32(tid[:4])), 0)
+}
+
+func bucketSubject(tid oteltrace.TraceID) string {
+	return bucketPrefix + strconv.FormatInt(idTime(tid).Unix()/60, 10) + "." + strconv.Itoa(int(tid[15])%bucketShards)
+}
+
+// spanSubject is where the spans of tid are stored at now.
+func spanSubject(tid oteltrace.TraceID, now time.Time) string {
+	if t := idTime(tid); t.After(now.Add(-bucketPast)) && t.Before(now.Add(bucketFuture)) {
+		return bucketSubject(tid)
+	}
+	return SpanSubjectPrefix + tid.String()
+}
+
+// readSubjects are the subjects that may hold spans of a trace.
+func readSubjects(traceID string) []string {
+	var tid oteltrace.TraceID
+	if !decodeHex(tid[:], traceID) {
+		return []string{SpanSubjectPrefix + traceID}
+	}
+	return []string{SpanSubjectPrefix + traceID, bucketSubject(tid)}
+}
+
+// idGenerator makes trace ids that start with the current Unix time in
+// seconds (as X-Ray's do), followed by 12 random bytes, and random span ids.
+type idGenerator struct{}
+
+func (idGenerator) NewIDs(context.Context) (oteltrace.TraceID, oteltrace.SpanID) {
+	var tid oteltrace.TraceID
+	binary.BigEndian.PutUint32(tid[:4], uint32(time.Now().Unix()))
+	binary.BigEndian.PutUint64(tid[4:12], rand.Uint64())
+	binary.BigEndian.PutUint32(tid[12:], rand.Uint32())
+	return tid, newSpanID()
+}
+
+func (idGenerator) NewSpanID(context.Context, oteltrace.TraceID) oteltrace.SpanID {
+	return newSpanID()
+}
+
+func newSpanID() oteltrace.SpanID {
+	var sid oteltrace.SpanID
+	for !sid.IsValid() {
+		binary.BigEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
 }
 
 // record turns an ended span into its stored form.
@@ -360,7 +431,7 @@ func normalizeTraceID(s string) (string, error) {
 
 func (s *store) read(ctx context.Context, traceID string) ([]Span, error) {
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{SpanSubjectPrefix + traceID},
+		FilterSubjects: readSubjects(traceID),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {

@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 		sdktrace.WithSpanProcessor(st),
+		sdktrace.WithIDGenerator(idGenerator{}),
 	}
 	t := &Tracer{store: st}
 	if cfg.OTLPEndpoint != "" {

@@ -350,3 +350,50 @@ func TestSlowStoreDropsInsteadOfBlocking(t *testing.T) {
 		t.Errorf("stats %+v, want %d stored", st, 1+buffer)
 	}
 }
+
+// Traces started here share bucket messages, and each is still read back
+// alone; an incoming trace id without a time is stored under its own
+// subject and read back too.
+func TestManyTracesShareMessages(t *testing.T) {
+	b := startBus(t)
+	tr := newTracer(t, Config{JetStream: b.JetStream(), NodeName: "n"})
+	ctx := t.Context()
+	const traces = 200
+	ids := make([]string, traces)
+	for i := range traces {
+		c, root := tr.Tracer().Start(ctx, "root")
+		_, child := tr.Tracer().Start(c, "child")
+		child.End()
+		root.End()
+		ids[i] = root.SpanContext().TraceID().String()
+		if at := idTime(root.SpanContext().TraceID()); time.Since(at) > time.Minute || time.Until(at) > time.Second {
+			t.Fatalf("trace id %s does not start with the time: %s", ids[i], at)
+		}
+	}
+	remote := ContextWithTraceParent(ctx, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	_, sp := tr.Tracer().Start(remote, "from a client")
+	sp.End()
+	flush(t, tr)
+
+	st, err := b.JetStream().Stream(ctx, SpanStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs > traces/4 {
+		t.Fatalf("%d messages for %d traces: traces do not share messages", info.State.Msgs, traces)
+	}
+	for _, id := range ids {
+		spans, err := tr.Trace(ctx, id)
+		if err != nil || len(spans) != 2 {
+			t.Fatalf("trace %s: %d spans, %v", id, len(spans), err)
+		}
+	}
+	spans, err := tr.Trace(ctx, "0af7651916cd43dd8448eb211c80319c")
+	if err != nil || len(spans) != 1 || spans[0].Name != "from a client" {
+		t.Fatalf("incoming trace: %+v, %v", spans, err)
+	}
+}

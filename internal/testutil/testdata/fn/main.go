@@ -47,6 +47,8 @@ func handler(ctx context.Context, ev event) (any, error) {
 	case "echo", "":
 		fmt.Println("echo", ev.Msg)
 		return map[string]any{"msg": ev.Msg, "env": os.Getenv("GREETING")}, nil
+	case "trace":
+		return map[string]string{"traceparent": gureum.TraceParent(ctx)}, nil
 	case "count":
 		return map[string]int{"count": count}, nil
 	case "fail":
