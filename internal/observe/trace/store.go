@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,8 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gureum/gureum/internal/jsontext"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
@@ -225,7 +228,6 @@ func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
 		order    []*message
 		current  = make(map[string]*message) // by subject
 		line     bytes.Buffer
-		enc      = json.NewEncoder(&line)
 		firstErr error
 	)
 	fail := func(n int, err error) {
@@ -236,12 +238,11 @@ func (s *store) publish(spans []sdktrace.ReadOnlySpan) error {
 		}
 	}
 	now := time.Now()
+	buf := make([]byte, 0, 512)
 	for _, sp := range spans {
 		line.Reset()
-		if err := enc.Encode(s.record(sp)); err != nil {
-			fail(1, fmt.Errorf("encode span: %w", err))
-			continue
-		}
+		buf = s.appendSpan(buf[:0], sp)
+		line.Write(buf)
 		subject := spanSubject(sp.SpanContext().TraceID(), now)
 		m := current[subject]
 		if m == nil || m.data.Len()+line.Len() > maxMessage {
@@ -344,6 +345,70 @@ func newSpanID() oteltrace.SpanID {
 		binary.BigEndian.PutUint64(sid[:], rand.Uint64())
 	}
 	return sid
+}
+
+// appendSpan appends the stored form of an ended span as one line of JSON,
+// the encoding of record's Span (the writer's hot loop: no reflection, no
+// intermediate map).
+func (s *store) appendSpan(b []byte, sp sdktrace.ReadOnlySpan) []byte {
+	sc := sp.SpanContext()
+	tid, sid := sc.TraceID(), sc.SpanID()
+	b = append(b, `{"traceId":"`...)
+	b = appendHex(b, tid[:])
+	b = append(b, `","spanId":"`...)
+	b = appendHex(b, sid[:])
+	b = append(b, '"')
+	if p := sp.Parent(); p.IsValid() {
+		pid := p.SpanID()
+		b = append(b, `,"parentId":"`...)
+		b = appendHex(b, pid[:])
+		b = append(b, '"')
+	}
+	b = append(b, `,"name":`...)
+	b = jsontext.AppendString(b, cut(sp.Name()))
+	b = append(b, `,"kind":"`...)
+	b = append(b, kindName(sp.SpanKind())...)
+	b = append(b, `","start":"`...)
+	b = sp.StartTime().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","durationNs":`...)
+	b = strconv.AppendInt(b, int64(sp.EndTime().Sub(sp.StartTime())), 10)
+	b = append(b, `,"status":"`...)
+	b = append(b, statusName(sp.Status().Code)...)
+	b = append(b, '"')
+	if d := sp.Status().Description; d != "" {
+		b = append(b, `,"statusMessage":`...)
+		b = jsontext.AppendString(b, cut(d))
+	}
+	if attrs := sp.Attributes(); len(attrs) > 0 {
+		b = append(b, `,"attributes":{`...)
+		seen := 0
+		for i, kv := range attrs {
+			if slices.ContainsFunc(attrs[i+1:], func(o attribute.KeyValue) bool { return o.Key == kv.Key }) {
+				continue // a later value of the same key wins, as in a map
+			}
+			if seen > 0 {
+				b = append(b, ',')
+			}
+			seen++
+			b = jsontext.AppendString(b, string(kv.Key))
+			b = append(b, ':')
+			b = jsontext.AppendString(b, cut(kv.Value.Emit()))
+		}
+		b = append(b, '}')
+	}
+	if s.node != "" {
+		b = append(b, `,"node":`...)
+		b = jsontext.AppendString(b, s.node)
+	}
+	return append(b, '}', '\n')
+}
+
+func appendHex(b []byte, v []byte) []byte {
+	const digits = "0123456789abcdef"
+	for _, c := range v {
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
 }
 
 // record turns an ended span into its stored form.
