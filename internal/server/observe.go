@@ -78,11 +78,11 @@ func (s *Server) stopObserve(ctx context.Context) []error {
 func (o *observer) Begin(ctx context.Context, function, version, parent string) (string, func(*records.Record)) {
 	done := o.metrics.InvocationStarted(function)
 	ctx = obtrace.ContextWithTraceParent(ctx, parent)
-	ctx, span := o.otel.Start(ctx, "invoke "+function, oteltrace.WithSpanKind(oteltrace.SpanKindServer),
-		oteltrace.WithAttributes(attribute.String("faas.name", function), attribute.String("faas.version", version)))
+	ctx, span := o.otel.Start(ctx, "invoke "+function, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
 	return obtrace.TraceParent(ctx), func(r *records.Record) {
 		done()
 		span.SetAttributes(
+			attribute.String("faas.version", r.Version),
 			attribute.String("faas.invocation_id", r.RequestID),
 			attribute.String("faas.trigger", r.Trigger),
 			attribute.Bool("faas.coldstart", r.Cold),
@@ -101,10 +101,9 @@ func (o *observer) Begin(ctx context.Context, function, version, parent string) 
 func (o *observer) Request(ctx context.Context, route, method, parent string) (string, func(int)) {
 	start := time.Now()
 	ctx = obtrace.ContextWithTraceParent(ctx, parent)
-	ctx, span := o.otel.Start(ctx, route, oteltrace.WithSpanKind(oteltrace.SpanKindServer),
-		oteltrace.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", method)))
+	ctx, span := o.otel.Start(ctx, route, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
 	return obtrace.TraceParent(ctx), func(status int) {
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		span.SetAttributes(attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status))
 		if status >= 500 {
 			span.SetStatus(codes.Error, strconv.Itoa(status))
 		}
