@@ -348,6 +348,10 @@ func (s *Server) untilShutdown(ctx context.Context) (context.Context, context.Ca
 // Addr is the address of the node's HTTP listener.
 func (s *Server) Addr() string { return s.addr }
 
+// NATSURL is where other nodes reach this node's embedded NATS (with
+// config NATSListen), or the external NATS it joined.
+func (s *Server) NATSURL() string { return s.bus.ClientURL() }
+
 // AdminAddr is the address serving the admin API.
 func (s *Server) AdminAddr() string { return s.adminAdr }
 
