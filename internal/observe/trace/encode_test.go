@@ -26,8 +26,8 @@ func TestAppendSpanMatchesRecord(t *testing.T) {
 			Parent:      oteltrace.NewSpanContext(oteltrace.SpanContextConfig{TraceID: tid, SpanID: pid, Remote: true}),
 			SpanKind:    oteltrace.SpanKindServer,
 			StartTime:   start, EndTime: start.Add(1500 * time.Microsecond),
-			Status:      sdktrace.Status{Code: codes.Error, Description: "boom \x01"},
-			Attributes:  []attribute.KeyValue{attribute.String("a", "1"), attribute.Bool("cold", true), attribute.Int("n", 7), attribute.String("a", "2")},
+			Status:     sdktrace.Status{Code: codes.Error, Description: "boom \x01"},
+			Attributes: []attribute.KeyValue{attribute.String("a", "1"), attribute.Bool("cold", true), attribute.Int("n", 7), attribute.String("a", "2")},
 		},
 		{
 			Name:        "plain",
