@@ -2,13 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/apiclient"
 )
 
 func newDLQ(env IO) *cobra.Command {
@@ -30,39 +31,15 @@ replay sends it back there.`,
 }
 
 func newDLQLs(env IO) *cobra.Command {
-	var cf clientFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List dead-letter queues and where their messages come from",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			qs, err := c.DeadLetterQueues(cmd.Context())
-			if err != nil {
-				return explain(err)
-			}
-			if output == "json" {
-				return printJSON(env.Stdout, qs)
-			}
-			if len(qs) == 0 {
-				fmt.Fprintln(env.Stdout, "no dead-letter queues")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "QUEUE\tMESSAGES\tSOURCES")
-			for _, q := range qs {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", q.Name, q.Visible+q.InFlight+q.Delayed, orDash(strings.Join(q.DeadLetterFor, ", ")))
-			}
-			return tw.Flush()
+	return listCmd[admin.QueueInfo]{
+		short:  "List dead-letter queues and where their messages come from",
+		fetch:  (*apiclient.Client).DeadLetterQueues,
+		empty:  "no dead-letter queues",
+		header: "QUEUE\tMESSAGES\tSOURCES",
+		row: func(w io.Writer, q admin.QueueInfo, _ time.Time) {
+			fmt.Fprintf(w, "%s\t%d\t%s\n", q.Name, q.Visible+q.InFlight+q.Delayed, orDash(strings.Join(q.DeadLetterFor, ", ")))
 		},
-	}
-	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}.command(env)
 }
 
 func newDLQShow(env IO) *cobra.Command {
@@ -114,7 +91,7 @@ func newDLQShow(env IO) *cobra.Command {
 	}
 	cf.register(cmd, env)
 	cmd.Flags().IntVar(&maxMsgs, "max", admin.DefaultPeek, "most messages to print (1 to 100)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -161,29 +138,10 @@ any message failed.`,
 	}
 	cf.register(cmd, env)
 	cmd.Flags().IntVar(&maxMsgs, "max", 0, "replay at most this many messages (0: every message there when replay starts)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
 func newDLQPurge(env IO) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "purge QUEUE",
-		Short: "Delete every message of a dead-letter queue",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			n, err := c.PurgeDeadLetters(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("purge %s: %w", args[0], explain(err))
-			}
-			fmt.Fprintf(env.Stdout, "purged %d messages from %s\n", n, args[0])
-			return nil
-		},
-	}
-	cf.register(cmd, env)
-	return cmd
+	return newPurgeCmd(env, "purge QUEUE", "Delete every message of a dead-letter queue", (*apiclient.Client).PurgeDeadLetters)
 }

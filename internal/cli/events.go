@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +11,153 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gureum/gureum/internal/admin"
 	"github.com/gureum/gureum/internal/apiclient"
 )
 
 // This file holds what the queue, topic, schedule and dlq commands share.
+
+// withClient makes a command's RunE that connects to the node with cf's
+// flags and then runs run.
+func withClient(env IO, cf *clientFlags, run func(cmd *cobra.Command, c *apiclient.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client(env)
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, args)
+	}
+}
+
+// outputFlag registers -o/--output with def (the default) and json as its
+// formats.
+func outputFlag(cmd *cobra.Command, output *string, def string) {
+	cmd.Flags().StringVarP(output, "output", "o", def, "output format: "+def+" or json")
+}
+
+// newTable returns a writer that aligns tab-separated columns.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// listCmd describes an ls command: a list fetched from the node and printed
+// as a table, or as JSON with -o json.
+type listCmd[T any] struct {
+	short  string
+	fetch  func(*apiclient.Client, context.Context) ([]T, error)
+	empty  string                                   // printed instead of an empty table
+	header string                                   // the table's header, tab-separated
+	row    func(w io.Writer, item T, now time.Time) // writes one row of the table
+}
+
+func (l listCmd[T]) command(env IO) *cobra.Command {
+	var cf clientFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: l.short,
+		Args:  cobra.NoArgs,
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, _ []string) error {
+			items, err := l.fetch(c, cmd.Context())
+			if err != nil {
+				return explain(err)
+			}
+			if output == "json" {
+				return printJSON(env.Stdout, items)
+			}
+			if len(items) == 0 {
+				fmt.Fprintln(env.Stdout, l.empty)
+				return nil
+			}
+			now := time.Now()
+			tw := newTable(env.Stdout)
+			fmt.Fprintln(tw, l.header)
+			for _, it := range items {
+				l.row(tw, it, now)
+			}
+			return tw.Flush()
+		}),
+	}
+	cf.register(cmd, env)
+	outputFlag(cmd, &output, "table")
+	return cmd
+}
+
+// newPurgeCmd builds a command that deletes every message of the queue
+// named by its argument with purge; use is its usage line.
+func newPurgeCmd(env IO, use, short string, purge func(*apiclient.Client, context.Context, string) (int, error)) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
+			n, err := purge(c, cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("purge %s: %w", args[0], explain(err))
+			}
+			fmt.Fprintf(env.Stdout, "purged %d messages from %s\n", n, args[0])
+			return nil
+		}),
+	}
+	cf.register(cmd, env)
+	return cmd
+}
+
+// newRmCmd builds a command that removes each kind (queue, topic) named by
+// its arguments with remove, stopping at the first that fails.
+func newRmCmd(env IO, kind, short string, remove func(*apiclient.Client, context.Context, string) error) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "rm NAME...",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
+			for _, name := range args {
+				if err := remove(c, cmd.Context(), name); err != nil {
+					return fmt.Errorf("remove %s %s: %w", kind, name, explain(err))
+				}
+				fmt.Fprintf(env.Stdout, "removed %s %s\n", kind, name)
+			}
+			return nil
+		}),
+	}
+	cf.register(cmd, env)
+	return cmd
+}
+
+// messageFlags are the flags of a command that sends one message: where its
+// body is read from and its attributes.
+type messageFlags struct {
+	file     string
+	strAttrs []string
+	numAttrs []string
+}
+
+// register adds --file, --attr and --number-attr to cmd; what names the
+// body in --file's help ("body", "message").
+func (m *messageFlags) register(cmd *cobra.Command, what string) {
+	f := cmd.Flags()
+	f.StringVarP(&m.file, "file", "f", "", "read the "+what+" from this file ('-' for standard input)")
+	f.StringArrayVar(&m.strAttrs, "attr", nil, "a string attribute NAME=VALUE (repeatable)")
+	f.StringArrayVar(&m.numAttrs, "number-attr", nil, "a number attribute NAME=NUMBER (repeatable)")
+}
+
+// body reads the message given by args (what follows the command's NAME)
+// or --file.
+func (m *messageFlags) body(env IO, args []string) (string, error) {
+	return readMessage(env, args, m.file)
+}
+
+// attributes builds the message attributes of --attr and --number-attr.
+func (m *messageFlags) attributes() (map[string]admin.MessageAttribute, error) {
+	return messageAttributes(m.strAttrs, m.numAttrs)
+}
 
 // readMessage returns a message body given as the argument after the
 // command's NAME, with --file, or read from standard input ('-' as either).
@@ -115,7 +256,7 @@ func explain(err error) error {
 		return fmt.Errorf("%w; see 'gureum queue ls' for the queues there are", err)
 	case e.Code == admin.CodeTopicNotFound:
 		return fmt.Errorf("%w; see 'gureum topic ls' for the topics there are", err)
-	case e.Code == admin.CodeNotFound && strings.HasPrefix(e.Message, "no admin endpoint"):
+	case isMissingEndpoint(err):
 		return fmt.Errorf("%w; the node does not serve queues, topics and schedules yet: is it an older gureum?", err)
 	}
 	return err

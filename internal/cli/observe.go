@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -25,14 +24,19 @@ import (
 // explainObserve adds to an API error of the observability endpoints what
 // the user can do about it.
 func explainObserve(err error) error {
-	var e *apiclient.Error
-	if !errors.As(err, &e) || e.Code != admin.CodeNotFound {
-		return err
-	}
-	if strings.HasPrefix(e.Message, "no admin endpoint") {
+	if isMissingEndpoint(err) {
 		return fmt.Errorf("%w; the node does not serve invocation records, traces and cost yet: is it an older gureum?", err)
 	}
 	return err
+}
+
+// observeError wraps an error of the observability endpoints with what
+// was asked; hint tells what to do when the thing asked for is not found.
+func observeError(what, hint string, err error) error {
+	if apiclient.IsNotFound(err) && !isMissingEndpoint(err) {
+		return fmt.Errorf("%s: %w; %s", what, err, hint)
+	}
+	return fmt.Errorf("%s: %w", what, explainObserve(err))
 }
 
 // checkOutput refuses an -o value other than the command's text format and
@@ -69,10 +73,7 @@ with its log.`,
 			}
 			recs, err := c.Invocations(cmd.Context(), args[0], q)
 			if err != nil {
-				if apiclient.IsNotFound(err) && !isMissingEndpoint(err) {
-					return fmt.Errorf("invocations of %s: %w; see 'gureum ls' for the functions there are", args[0], err)
-				}
-				return fmt.Errorf("invocations of %s: %w", args[0], explainObserve(err))
+				return observeError("invocations of "+args[0], "see 'gureum ls' for the functions there are", err)
 			}
 			if output == "json" {
 				return printJSON(env.Stdout, recs)
@@ -96,7 +97,7 @@ with its log.`,
 	f.BoolVar(&q.ErrorsOnly, "errors", false, "only invocations that failed, timed out or were throttled")
 	f.StringVar(&q.Trigger, "trigger", "", "only invocations brought by this trigger (http, direct, queue, topic, schedule, async, ...)")
 	f.IntVar(&q.Limit, "limit", admin.DefaultRecordLimit, fmt.Sprintf("at most this many of the newest invocations (1 to %d)", admin.MaxRecordLimit))
-	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &output, "table")
 	return cmd
 }
 
@@ -133,7 +134,7 @@ func describeQuery(q apiclient.InvocationQuery) string {
 func writeInvocations(w io.Writer, recs []admin.InvocationRecord) error {
 	recs = slices.Clone(recs)
 	slices.SortStableFunc(recs, func(a, b admin.InvocationRecord) int { return a.Start.Compare(b.Start) })
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "TIME\tREQUEST-ID\tVERSION\tTRIGGER\tCOLD\tDURATION\tBILLED\tOUTCOME")
 	for _, r := range recs {
 		cold := "no"
@@ -176,10 +177,8 @@ func newInvocation(env IO) *cobra.Command {
 			}
 			d, err := c.Invocation(cmd.Context(), args[0])
 			if err != nil {
-				if apiclient.IsNotFound(err) && !isMissingEndpoint(err) {
-					return fmt.Errorf("invocation %s: %w; records are kept for a limited time (7 days by default), and 'gureum invocations FUNCTION' lists the recent ones", args[0], err)
-				}
-				return fmt.Errorf("invocation %s: %w", args[0], explainObserve(err))
+				return observeError("invocation "+args[0],
+					"records are kept for a limited time (7 days by default), and 'gureum invocations FUNCTION' lists the recent ones", err)
 			}
 			if output == "json" {
 				return printJSON(env.Stdout, d)
@@ -188,7 +187,7 @@ func newInvocation(env IO) *cobra.Command {
 		},
 	}
 	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -260,10 +259,7 @@ traceparent header, which is accepted whole too.`,
 			}
 			spans, err := c.Trace(cmd.Context(), id)
 			if err != nil {
-				if apiclient.IsNotFound(err) && !isMissingEndpoint(err) {
-					return fmt.Errorf("trace %s: %w; spans are kept for a limited time (24h by default), and only sampled traces are recorded", id, err)
-				}
-				return fmt.Errorf("trace %s: %w", id, explainObserve(err))
+				return observeError("trace "+id, "spans are kept for a limited time (24h by default), and only sampled traces are recorded", err)
 			}
 			if output == "json" {
 				return printJSON(env.Stdout, spans)
@@ -272,7 +268,7 @@ traceparent header, which is accepted whole too.`,
 		},
 	}
 	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -517,7 +513,7 @@ for the whole window: as many as ran at once at the peak, with the same memory.`
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "24h", "the window: a duration back from now (24h, 7d) or an RFC 3339 time")
 	f.StringVar(&by, "by", admin.CostByFunction, "group by function or by trigger")
-	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &output, "table")
 	return cmd
 }
 
@@ -535,7 +531,7 @@ func writeCost(w io.Writer, rep *admin.CostReport) error {
 	if key == "" {
 		key = "KEY"
 	}
-	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+	tw := newTable(bw)
 	fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tGB-SECONDS\tREQUEST-COST\tCOMPUTE-COST\tCOST\tALWAYS-ON-COST\n", key)
 	costLine := func(name string, l admin.CostLine) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", name, l.Requests, l.Errors, gbSeconds(l.GBSeconds),

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,11 +45,7 @@ func newQueueCreate(env IO) *cobra.Command {
 change; the others keep their values.`,
 		Example: `  gureum queue create orders --visibility 1m --max-receives 5 --dlq orders-dlq`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
 			name := args[0]
 			var attrs admin.QueueAttributes
 			cur, err := c.Queue(cmd.Context(), name)
@@ -96,7 +92,7 @@ change; the others keep their values.`,
 			}
 			fmt.Fprintln(env.Stdout, ")")
 			return nil
-		},
+		}),
 	}
 	cf.register(cmd, env)
 	f := cmd.Flags()
@@ -106,56 +102,32 @@ change; the others keep their values.`,
 	f.IntVar(&maxReceives, "max-receives", 0, "receives of a message before it moves to the dead-letter queue")
 	f.StringVar(&dlq, "dlq", "", "the dead-letter queue of messages received --max-receives times")
 	f.IntVar(&maxSize, "max-message-size", 262144, "largest message body in bytes")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
 func newQueueLs(env IO) *cobra.Command {
-	var cf clientFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List queues and their message counts",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
+	return listCmd[admin.QueueInfo]{
+		short:  "List queues and their message counts",
+		fetch:  (*apiclient.Client).Queues,
+		empty:  "no queues; create one with 'gureum queue create NAME'",
+		header: "NAME\tVISIBLE\tIN-FLIGHT\tDELAYED\tOLDEST\tVISIBILITY\tDLQ",
+		row: func(w io.Writer, q admin.QueueInfo, _ time.Time) {
+			dlq := "-"
+			if q.Attributes.DLQ != "" {
+				dlq = fmt.Sprintf("%s (after %d)", q.Attributes.DLQ, q.Attributes.MaxReceives)
 			}
-			qs, err := c.Queues(cmd.Context())
-			if err != nil {
-				return explain(err)
-			}
-			if output == "json" {
-				return printJSON(env.Stdout, qs)
-			}
-			if len(qs) == 0 {
-				fmt.Fprintln(env.Stdout, "no queues; create one with 'gureum queue create NAME'")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVISIBLE\tIN-FLIGHT\tDELAYED\tOLDEST\tVISIBILITY\tDLQ")
-			for _, q := range qs {
-				dlq := "-"
-				if q.Attributes.DLQ != "" {
-					dlq = fmt.Sprintf("%s (after %d)", q.Attributes.DLQ, q.Attributes.MaxReceives)
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Name, q.Visible, q.InFlight, q.Delayed,
-					ageSeconds(q.OldestAge), q.Attributes.Visibility, dlq)
-			}
-			return tw.Flush()
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Name, q.Visible, q.InFlight, q.Delayed,
+				ageSeconds(q.OldestAge), q.Attributes.Visibility, dlq)
 		},
-	}
-	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}.command(env)
 }
 
 func newQueueSend(env IO) *cobra.Command {
 	var cf clientFlags
-	var output, file string
+	var mf messageFlags
+	var output string
 	var delay time.Duration
-	var strAttrs, numAttrs []string
 	cmd := &cobra.Command{
 		Use:   "send NAME [BODY | -]",
 		Short: "Send a message to a queue and print its id",
@@ -164,11 +136,11 @@ func newQueueSend(env IO) *cobra.Command {
   echo hello | gureum queue send orders -`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := readMessage(env, args[1:], file)
+			body, err := mf.body(env, args[1:])
 			if err != nil {
 				return err
 			}
-			attrs, err := messageAttributes(strAttrs, numAttrs)
+			attrs, err := mf.attributes()
 			if err != nil {
 				return err
 			}
@@ -203,12 +175,9 @@ func newQueueSend(env IO) *cobra.Command {
 		},
 	}
 	cf.register(cmd, env)
-	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "read the body from this file ('-' for standard input)")
-	f.DurationVar(&delay, "delay", 0, "hold the message back this long, up to 15m (default: the queue's delay)")
-	f.StringArrayVar(&strAttrs, "attr", nil, "a string attribute NAME=VALUE (repeatable)")
-	f.StringArrayVar(&numAttrs, "number-attr", nil, "a number attribute NAME=NUMBER (repeatable)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	mf.register(cmd, "body")
+	cmd.Flags().DurationVar(&delay, "delay", 0, "hold the message back this long, up to 15m (default: the queue's delay)")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -290,7 +259,7 @@ unless it is deleted: --delete deletes what was printed.`,
 	f.DurationVar(&wait, "wait", admin.MaxWaitSeconds*time.Second, "how long to wait for a message when the queue is empty (0s to 20s)")
 	f.DurationVar(&visibility, "visibility", 30*time.Second, "hide the messages this long (default: the queue's visibility timeout)")
 	f.BoolVar(&del, "delete", false, "delete the messages once printed")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -315,48 +284,9 @@ func printMessages(env IO, ms []admin.Message) {
 }
 
 func newQueuePurge(env IO) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "purge NAME",
-		Short: "Delete every message of a queue",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			n, err := c.PurgeQueue(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("purge %s: %w", args[0], explain(err))
-			}
-			fmt.Fprintf(env.Stdout, "purged %d messages from %s\n", n, args[0])
-			return nil
-		},
-	}
-	cf.register(cmd, env)
-	return cmd
+	return newPurgeCmd(env, "purge NAME", "Delete every message of a queue", (*apiclient.Client).PurgeQueue)
 }
 
 func newQueueRm(env IO) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "rm NAME...",
-		Short: "Remove queues and their messages",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := c.DeleteQueue(cmd.Context(), name); err != nil {
-					return fmt.Errorf("remove queue %s: %w", name, explain(err))
-				}
-				fmt.Fprintf(env.Stdout, "removed queue %s\n", name)
-			}
-			return nil
-		},
-	}
-	cf.register(cmd, env)
-	return cmd
+	return newRmCmd(env, "queue", "Remove queues and their messages", (*apiclient.Client).DeleteQueue)
 }

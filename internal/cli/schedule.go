@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/apiclient"
 )
 
 func newSchedule(env IO) *cobra.Command {
@@ -21,43 +24,18 @@ zone. Each tick fires once across all nodes.`,
 }
 
 func newScheduleLs(env IO) *cobra.Command {
-	var cf clientFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List schedules with their next and last fire times",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
+	return listCmd[admin.ScheduleInfo]{
+		short:  "List schedules with their next and last fire times",
+		fetch:  (*apiclient.Client).Schedules,
+		empty:  "no schedules; add a 'schedule' event to a function in gureum.yaml",
+		header: "FUNCTION\tEXPRESSION\tTIMEZONE\tNEXT\tLAST\tLAST-ERROR",
+		row: func(w io.Writer, s admin.ScheduleInfo, now time.Time) {
+			tz := s.Timezone
+			if tz == "" {
+				tz = "UTC"
 			}
-			ss, err := c.Schedules(cmd.Context())
-			if err != nil {
-				return explain(err)
-			}
-			if output == "json" {
-				return printJSON(env.Stdout, ss)
-			}
-			if len(ss) == 0 {
-				fmt.Fprintln(env.Stdout, "no schedules; add a 'schedule' event to a function in gureum.yaml")
-				return nil
-			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FUNCTION\tEXPRESSION\tTIMEZONE\tNEXT\tLAST\tLAST-ERROR")
-			for _, s := range ss {
-				tz := s.Timezone
-				if tz == "" {
-					tz = "UTC"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Function, s.Expression, tz,
-					when(s.Next, now), when(s.Last, now), orDash(oneLine(s.LastError, 60)))
-			}
-			return tw.Flush()
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Function, s.Expression, tz,
+				when(s.Next, now), when(s.Last, now), orDash(oneLine(s.LastError, 60)))
 		},
-	}
-	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}.command(env)
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
-	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,11 +42,7 @@ func newTopicCreate(env IO) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a topic (nothing changes if it exists)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
 			info, created, err := c.PutTopic(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("topic %s: %w", args[0], explain(err))
@@ -59,47 +56,23 @@ func newTopicCreate(env IO) *cobra.Command {
 				fmt.Fprintf(env.Stdout, "topic %s exists (%d subscriptions)\n", info.Name, len(info.Subscriptions))
 			}
 			return nil
-		},
+		}),
 	}
 	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
 func newTopicLs(env IO) *cobra.Command {
-	var cf clientFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List topics",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			ts, err := c.Topics(cmd.Context())
-			if err != nil {
-				return explain(err)
-			}
-			if output == "json" {
-				return printJSON(env.Stdout, ts)
-			}
-			if len(ts) == 0 {
-				fmt.Fprintln(env.Stdout, "no topics; create one with 'gureum topic create NAME'")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSUBSCRIPTIONS")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%d\n", t.Name, len(t.Subscriptions))
-			}
-			return tw.Flush()
+	return listCmd[admin.TopicInfo]{
+		short:  "List topics",
+		fetch:  (*apiclient.Client).Topics,
+		empty:  "no topics; create one with 'gureum topic create NAME'",
+		header: "NAME\tSUBSCRIPTIONS",
+		row: func(w io.Writer, t admin.TopicInfo, _ time.Time) {
+			fmt.Fprintf(w, "%s\t%d\n", t.Name, len(t.Subscriptions))
 		},
-	}
-	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}.command(env)
 }
 
 func newTopicShow(env IO) *cobra.Command {
@@ -109,11 +82,7 @@ func newTopicShow(env IO) *cobra.Command {
 		Use:   "show NAME",
 		Short: "List a topic's subscriptions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
 			t, err := c.Topic(cmd.Context(), args[0])
 			if err != nil {
 				return explain(err)
@@ -125,7 +94,7 @@ func newTopicShow(env IO) *cobra.Command {
 				fmt.Fprintf(env.Stdout, "topic %s has no subscriptions; add one with 'gureum topic subscribe %s --function FN'\n", t.Name, t.Name)
 				return nil
 			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(env.Stdout)
 			fmt.Fprintln(tw, "ID\tPROTOCOL\tENDPOINT\tFILTER\tRAW\tDLQ\tOWNER")
 			for _, s := range t.Subscriptions {
 				filter := "-"
@@ -143,17 +112,17 @@ func newTopicShow(env IO) *cobra.Command {
 					orDash(s.DLQ), orDash(s.Owner))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cf.register(cmd, env)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &output, "table")
 	return cmd
 }
 
 func newTopicPublish(env IO) *cobra.Command {
 	var cf clientFlags
-	var output, file, subject string
-	var strAttrs, numAttrs []string
+	var mf messageFlags
+	var output, subject string
 	cmd := &cobra.Command{
 		Use:   "publish NAME [MESSAGE | -]",
 		Short: "Publish a message to a topic and print its id",
@@ -161,14 +130,14 @@ func newTopicPublish(env IO) *cobra.Command {
   gureum topic publish order-events --file event.json --subject "order paid"`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msg, err := readMessage(env, args[1:], file)
+			msg, err := mf.body(env, args[1:])
 			if err != nil {
 				return err
 			}
 			if msg == "" {
 				return errors.New("the message is empty; a topic message needs a body")
 			}
-			attrs, err := messageAttributes(strAttrs, numAttrs)
+			attrs, err := mf.attributes()
 			if err != nil {
 				return err
 			}
@@ -188,12 +157,9 @@ func newTopicPublish(env IO) *cobra.Command {
 		},
 	}
 	cf.register(cmd, env)
-	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "read the message from this file ('-' for standard input)")
-	f.StringVar(&subject, "subject", "", "the message's subject")
-	f.StringArrayVar(&strAttrs, "attr", nil, "a string attribute NAME=VALUE (repeatable)")
-	f.StringArrayVar(&numAttrs, "number-attr", nil, "a number attribute NAME=NUMBER (repeatable)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	mf.register(cmd, "message")
+	cmd.Flags().StringVar(&subject, "subject", "", "the message's subject")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -264,7 +230,7 @@ func newTopicSubscribe(env IO) *cobra.Command {
 	f.StringVar(&dlq, "dlq", "", "queue for messages that could not be delivered (default: topic-NAME-dlq)")
 	f.IntVar(&maxAttempts, "max-attempts", 0, "delivery attempts before a message is dead-lettered (0: the default)")
 	f.StringVar(&id, "id", "", "the subscription id (default: generated)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output, "text")
 	return cmd
 }
 
@@ -274,11 +240,7 @@ func newTopicUnsubscribe(env IO) *cobra.Command {
 		Use:   "unsubscribe NAME ID",
 		Short: "Remove a subscription from a topic",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
+		RunE: withClient(env, &cf, func(cmd *cobra.Command, c *apiclient.Client, args []string) error {
 			if err := c.Unsubscribe(cmd.Context(), args[0], args[1]); err != nil {
 				if e := explain(err); e == err && apiclient.IsNotFound(err) {
 					err = fmt.Errorf("%w; see 'gureum topic show %s' for its subscriptions", err, args[0])
@@ -289,32 +251,12 @@ func newTopicUnsubscribe(env IO) *cobra.Command {
 			}
 			fmt.Fprintf(env.Stdout, "removed subscription %s from %s\n", args[1], args[0])
 			return nil
-		},
+		}),
 	}
 	cf.register(cmd, env)
 	return cmd
 }
 
 func newTopicRm(env IO) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "rm NAME...",
-		Short: "Remove topics and their subscriptions",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := c.DeleteTopic(cmd.Context(), name); err != nil {
-					return fmt.Errorf("remove topic %s: %w", name, explain(err))
-				}
-				fmt.Fprintf(env.Stdout, "removed topic %s\n", name)
-			}
-			return nil
-		},
-	}
-	cf.register(cmd, env)
-	return cmd
+	return newRmCmd(env, "topic", "Remove topics and their subscriptions", (*apiclient.Client).DeleteTopic)
 }
