@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/admin/admintest"
 	"github.com/gureum/gureum/internal/cli"
 )
 
@@ -95,7 +96,7 @@ func contains(t *testing.T, what, got string, want ...string) {
 }
 
 func TestQueueCommands(t *testing.T) {
-	f := newFakeNode()
+	f := admintest.NewEvents()
 	g := serve(t, f)
 
 	contains(t, "empty ls", g.ok("queue", "ls"), "no queues; create one with 'gureum queue create NAME'")
@@ -104,12 +105,16 @@ func TestQueueCommands(t *testing.T) {
 		"updated queue orders (visibility 1m0s", "dead letters to orders-dlq after 5 receives")
 	// Settings not given keep their values.
 	g.ok("queue", "create", "orders", "--retention", "1h")
-	if a := f.queues["orders"].info.Attributes; a.Visibility.Std() != time.Minute || a.DLQ != "orders-dlq" || a.MaxReceives != 5 || a.Retention.Std() != time.Hour {
+	info, err := f.Queue(context.Background(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := info.Attributes; a.Visibility.Std() != time.Minute || a.DLQ != "orders-dlq" || a.MaxReceives != 5 || a.Retention.Std() != time.Hour {
 		t.Fatalf("attributes after a partial update: %+v", a)
 	}
-	var info admin.QueueInfo
-	if err := json.Unmarshal([]byte(g.ok("queue", "create", "orders", "-o", "json")), &info); err != nil || info.Name != "orders" {
-		t.Fatalf("create -o json: %+v %v", info, err)
+	var created admin.QueueInfo
+	if err := json.Unmarshal([]byte(g.ok("queue", "create", "orders", "-o", "json")), &created); err != nil || created.Name != "orders" {
+		t.Fatalf("create -o json: %+v %v", created, err)
 	}
 
 	// Send: an argument, standard input and a file, with attributes and delay.
@@ -117,7 +122,7 @@ func TestQueueCommands(t *testing.T) {
 	if id == "" || strings.Contains(id, " ") {
 		t.Fatalf("send printed %q, want the message id", id)
 	}
-	s := f.sends[0].Entries[0]
+	s := f.Sends()[0].Entries[0]
 	if s.Body != `{"id":1}` || s.DelaySeconds == nil || *s.DelaySeconds != 5 ||
 		!reflect.DeepEqual(s.Attributes, map[string]admin.MessageAttribute{
 			"source":   {DataType: "String", StringValue: "cli,web"},
@@ -125,17 +130,17 @@ func TestQueueCommands(t *testing.T) {
 		}) {
 		t.Fatalf("sent %+v", s)
 	}
-	if r := g.runStdin("from stdin\n", "queue", "send", "orders", "-"); r.code != 0 || f.sends[1].Entries[0].Body != "from stdin\n" {
-		t.Fatalf("send -: %+v, sent %+v", r, f.sends[1])
+	if r := g.runStdin("from stdin\n", "queue", "send", "orders", "-"); r.code != 0 || f.Sends()[1].Entries[0].Body != "from stdin\n" {
+		t.Fatalf("send -: %+v, sent %+v", r, f.Sends()[1])
 	}
-	if f.sends[1].Entries[0].DelaySeconds != nil {
-		t.Fatalf("send without --delay asked for a delay: %+v", f.sends[1])
+	if sent := f.Sends()[1]; sent.Entries[0].DelaySeconds != nil {
+		t.Fatalf("send without --delay asked for a delay: %+v", sent)
 	}
 	if err := os.WriteFile(filepath.Join(g.dir, "msg.txt"), []byte("from a file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	g.ok("queue", "send", "orders", "--file", "msg.txt")
-	if got := f.sends[2].Entries[0].Body; got != "from a file" {
+	if got := f.Sends()[2].Entries[0].Body; got != "from a file" {
 		t.Fatalf("send --file sent %q", got)
 	}
 	g.fails(1, "no message: give it as an argument", "queue", "send", "orders")
@@ -144,8 +149,8 @@ func TestQueueCommands(t *testing.T) {
 	g.fails(1, "want NAME=VALUE", "queue", "send", "orders", "x", "--attr", "novalue")
 	g.fails(1, "want whole seconds", "queue", "send", "orders", "x", "--delay", "1500ms")
 	g.fails(1, "over the queue's limit (MessageTooLarge)", "queue", "send", "orders", strings.Repeat("x", 300<<10))
-	if len(f.sends) != 4 {
-		t.Fatalf("refused sends reached the node: %d", len(f.sends))
+	if n := len(f.Sends()); n != 4 {
+		t.Fatalf("refused sends reached the node: %d", n)
 	}
 
 	contains(t, "ls", g.ok("queue", "ls"), "NAME", "IN-FLIGHT", "orders", "3", "1m0s", "orders-dlq (after 5)")
@@ -153,7 +158,7 @@ func TestQueueCommands(t *testing.T) {
 	// Receive prints each message's id, receive count, attributes and body.
 	out := g.ok("queue", "receive", "orders", "--wait", "0s", "--max", "2", "--visibility", "45s")
 	contains(t, "receive", out, "message "+id+"  receive 1", "priority=2 source=cli,web", `{"id":1}`, "from stdin")
-	if r := f.receives[0]; r.Max != 2 || r.WaitSeconds != 0 || r.VisibilitySeconds == nil || *r.VisibilitySeconds != 45 {
+	if r := f.Receives()[0]; r.Max != 2 || r.WaitSeconds != 0 || r.VisibilitySeconds == nil || *r.VisibilitySeconds != 45 {
 		t.Fatalf("receive request %+v", r)
 	}
 	// --delete deletes what it printed; -o json prints the answer as it is.
@@ -163,10 +168,10 @@ func TestQueueCommands(t *testing.T) {
 		t.Fatalf("receive --delete -o json: %+v", r)
 	}
 	contains(t, "receive --delete", r.stderr, "deleted 1 messages")
-	if q := f.queues["orders"]; len(q.inFlight) != 2 || len(q.visible) != 0 {
-		t.Fatalf("after receive --delete: %d in flight, %d visible; want 2 and 0", len(q.inFlight), len(q.visible))
+	if q, err := f.Queue(context.Background(), "orders"); err != nil || q.InFlight != 2 || q.Visible != 0 {
+		t.Fatalf("after receive --delete: %+v %v; want 2 in flight and 0 visible", q, err)
 	}
-	if r := f.receives[1]; r.Max != admin.MaxReceive || r.WaitSeconds != admin.MaxWaitSeconds || r.VisibilitySeconds != nil {
+	if r := f.Receives()[1]; r.Max != admin.MaxReceive || r.WaitSeconds != admin.MaxWaitSeconds || r.VisibilitySeconds != nil {
 		t.Fatalf("receive defaults %+v", r)
 	}
 	contains(t, "empty receive", g.ok("queue", "receive", "orders", "--wait", "0s"), "no messages")
@@ -182,7 +187,7 @@ func TestQueueCommands(t *testing.T) {
 }
 
 func TestTopicCommands(t *testing.T) {
-	f := newFakeNode()
+	f := admintest.NewEvents()
 	g := serve(t, f)
 
 	contains(t, "empty ls", g.ok("topic", "ls"), "no topics")
@@ -200,7 +205,11 @@ func TestTopicCommands(t *testing.T) {
 	if sub.Protocol != "https" || sub.Endpoint != "https://hooks.example.com/x" {
 		t.Fatalf("http subscription %+v", sub)
 	}
-	subs := f.topics["order-events"].Subscriptions
+	topic, err := f.Topic(context.Background(), "order-events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := topic.Subscriptions
 	if len(subs) != 3 || subs[0].ID != fnSub || subs[0].Protocol != "function" || subs[0].Endpoint != "audit" ||
 		subs[1].ID != qSub || subs[1].Protocol != "queue" || !subs[1].RawDelivery || subs[1].DLQ != "events-dlq" ||
 		subs[1].MaxAttempts != 4 || subs[1].FilterScope != "body" {
@@ -217,11 +226,11 @@ func TestTopicCommands(t *testing.T) {
 		"ID", "PROTOCOL", fnSub, "audit", qSub, `body {"type":["paid"]}`, "events-dlq", "https://hooks.example.com/x")
 
 	id := strings.TrimSpace(g.ok("topic", "publish", "order-events", `{"order":1}`, "--subject", "paid", "--attr", "type=paid", "--number-attr", "total=9.5"))
-	p := f.published[0]
+	p := f.Published()[0]
 	if id == "" || p.Message != `{"order":1}` || p.Subject != "paid" || p.Attributes["type"].StringValue != "paid" || p.Attributes["total"].DataType != "Number" {
 		t.Fatalf("publish printed %q, sent %+v", id, p)
 	}
-	if r := g.runStdin("piped", "topic", "publish", "order-events", "-"); r.code != 0 || f.published[1].Message != "piped" {
+	if r := g.runStdin("piped", "topic", "publish", "order-events", "-"); r.code != 0 || f.Published()[1].Message != "piped" {
 		t.Fatalf("publish -: %+v", r)
 	}
 	g.fails(1, "the message is empty", "topic", "publish", "order-events", "")
@@ -235,16 +244,16 @@ func TestTopicCommands(t *testing.T) {
 }
 
 func TestScheduleLs(t *testing.T) {
-	f := newFakeNode()
+	f := admintest.NewEvents()
 	g := serve(t, f)
 	contains(t, "empty", g.ok("schedule", "ls"), "no schedules")
 
 	now := time.Now()
-	f.schedules = []admin.ScheduleInfo{
+	f.SetSchedules([]admin.ScheduleInfo{
 		{ID: "report-0", Function: "report", Expression: "cron(0 12 * * ? *)", Timezone: "Europe/Paris",
 			Next: now.Add(4*time.Minute + 30*time.Second), Last: now.Add(-10*time.Minute - 5*time.Second), LastError: "function failed:\nboom"},
 		{ID: "tick-0", Function: "tick", Expression: "rate(5 minutes)", Next: now.Add(3*24*time.Hour + time.Hour)},
-	}
+	})
 	out := g.ok("schedule", "ls")
 	contains(t, "ls", out, "FUNCTION", "LAST-ERROR", "report", "cron(0 12 * * ? *)", "Europe/Paris", "(in 4m)", "(10m ago)",
 		"function failed: boom", "tick", "rate(5 minutes)", "UTC", "(in 3d)")
@@ -258,21 +267,23 @@ func TestScheduleLs(t *testing.T) {
 }
 
 func TestDLQCommands(t *testing.T) {
-	f := newFakeNode()
+	f := admintest.NewEvents()
 	g := serve(t, f)
 	contains(t, "empty ls", g.ok("dlq", "ls"), "no dead-letter queues")
-	f.addDeadLetters(t)
+	if err := f.AddDeadLetters(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	contains(t, "ls", g.ok("dlq", "ls"), "QUEUE", "SOURCES", "orders-dlq", "2", "queue:orders, function:resize")
 	out := g.ok("dlq", "show", "orders-dlq")
 	contains(t, "show", out, "message d-1", "source  queue:orders", "count   5", "reason  handler failed", "(1m ago)", `body    {"order":1}`,
 		"message d-2", "source  function:resize", "reason  timeout")
-	if f.peekMax != admin.DefaultPeek {
-		t.Fatalf("show asked for %d messages, want %d", f.peekMax, admin.DefaultPeek)
+	if n := f.PeekMax(); n != admin.DefaultPeek {
+		t.Fatalf("show asked for %d messages, want %d", n, admin.DefaultPeek)
 	}
 	g.ok("dlq", "show", "orders-dlq", "--max", "1")
-	if f.peekMax != 1 {
-		t.Fatalf("show --max 1 asked for %d", f.peekMax)
+	if n := f.PeekMax(); n != 1 {
+		t.Fatalf("show --max 1 asked for %d", n)
 	}
 	g.fails(1, "--max 101", "dlq", "show", "orders-dlq", "--max", "101")
 	var ms []admin.Message
@@ -286,8 +297,8 @@ func TestDLQCommands(t *testing.T) {
 		t.Fatalf("replay: %+v", r)
 	}
 	contains(t, "replay stderr", r.stderr, "d-2: no queue to replay to", "1 messages could not be replayed and stay in orders-dlq", "gureum dlq show orders-dlq")
-	if len(f.queues["orders"].visible) != 1 {
-		t.Fatalf("replay did not send the message back to orders")
+	if q, err := f.Queue(context.Background(), "orders"); err != nil || q.Visible != 1 {
+		t.Fatalf("replay did not send the message back to orders: %+v %v", q, err)
 	}
 	contains(t, "purge", g.ok("dlq", "purge", "orders-dlq"), "purged 1 messages from orders-dlq")
 	if r := g.run("dlq", "replay", "orders-dlq", "--max", "5"); r.code != 0 || r.stdout != "replayed 0, failed 0\n" {
@@ -298,12 +309,12 @@ func TestDLQCommands(t *testing.T) {
 }
 
 func TestInvokeAsync(t *testing.T) {
-	f := newFakeNode()
+	f := admintest.NewEvents()
 	g := serve(t, f)
 	if out := g.ok("invoke", "resize", "--async", "-d", `{"key":"a.png"}`, "-q", "live"); out != "req-1\n" {
 		t.Fatalf("invoke --async printed %q, want the request id", out)
 	}
-	if c := f.asyncCalls; len(c) != 1 || c[0].function != "resize" || c[0].qualifier != "live" || c[0].payload != `{"key":"a.png"}` {
+	if c := f.AsyncCalls(); len(c) != 1 || c[0].Function != "resize" || c[0].Qualifier != "live" || c[0].Payload != `{"key":"a.png"}` {
 		t.Fatalf("async calls %+v", c)
 	}
 	g.fails(1, "function not found", "invoke", "missing", "--async")

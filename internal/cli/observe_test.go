@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/admin/admintest"
 	"github.com/gureum/gureum/internal/observe"
 	"github.com/gureum/gureum/internal/registry"
 )
@@ -17,9 +18,9 @@ import (
 const traceID = "0af7651916cd43dd8448eb211c80319c"
 
 // observeNode adds fixed invocation records, spans and a cost report to the
-// events fake, making it an admin.ObserveService.
+// admintest events fake, making it an admin.ObserveService.
 type observeNode struct {
-	*fakeNode
+	*admintest.Events
 
 	mu        sync.Mutex
 	functions map[string]bool
@@ -34,7 +35,7 @@ type observeNode struct {
 
 func newObserveNode() *observeNode {
 	return &observeNode{
-		fakeNode:  newFakeNode(),
+		Events:    admintest.NewEvents(),
 		functions: map[string]bool{"api": true},
 		logs:      map[string][]observe.Entry{},
 		spans:     map[string][]admin.TraceSpan{},
@@ -286,7 +287,7 @@ func TestCostCommand(t *testing.T) {
 }
 
 func TestObserveCommandsAgainstAnOlderNode(t *testing.T) {
-	g := serve(t, newFakeNode())
+	g := serve(t, admintest.NewEvents())
 	for _, args := range [][]string{{"invocations", "api"}, {"invocation", "r-1"}, {"trace", traceID}, {"cost"}} {
 		g.fails(1, "does not serve invocation records, traces and cost yet", args...)
 	}
