@@ -56,6 +56,7 @@ invocations finish within the drain timeout, then exits.`,
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "platform log format: text or json (env GUREUM_LOG_FORMAT)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "platform log level: debug, info, warn or error (env GUREUM_LOG_LEVEL)")
 	f.DurationVar(&cfg.RecordRetention, "record-retention", cfg.RecordRetention, "how long invocation records are kept")
+	f.Float64Var(&cfg.TraceSampleRatio, "trace-sample", cfg.TraceSampleRatio, "share of new traces recorded beyond the first each second (1 = every request); requests with a sampled traceparent are always traced")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "also export traces over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (env GUREUM_OTLP_ENDPOINT)")
 	f.Float64Var(&cfg.PricePerRequest, "price-per-request", cfg.PricePerRequest, "cost report: USD per request (default: AWS Lambda's x86 list price)")
 	f.Float64Var(&cfg.PricePerGBSecond, "price-per-gb-second", cfg.PricePerGBSecond, "cost report: USD per GB-second (default: AWS Lambda's x86 list price)")

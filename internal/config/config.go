@@ -69,6 +69,10 @@ type Config struct {
 	RecordRetention time.Duration
 	// TraceRetention is how long spans are kept in the node's trace store.
 	TraceRetention time.Duration
+	// TraceSampleRatio is the share of new traces (requests that bring no
+	// sampled traceparent) recorded beyond the first of every second, as
+	// X-Ray's default rule; 1 records every trace.
+	TraceSampleRatio float64
 	// OTLPEndpoint, when set, also exports spans over OTLP/HTTP to this
 	// collector, e.g. http://127.0.0.1:4318.
 	OTLPEndpoint string
@@ -98,6 +102,7 @@ func Default() Config {
 		Observe:            true,
 		RecordRetention:    7 * 24 * time.Hour,
 		TraceRetention:     24 * time.Hour,
+		TraceSampleRatio:   0.05,
 		PricePerRequest:    0.20 / 1e6,
 		PricePerGBSecond:   0.0000166667,
 	}
@@ -223,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.RecordRetention <= 0 || c.TraceRetention <= 0 {
 		errs = append(errs, fmt.Errorf("record retention %s and trace retention %s: must be positive", c.RecordRetention, c.TraceRetention))
+	}
+	if !(c.TraceSampleRatio > 0 && c.TraceSampleRatio <= 1) {
+		errs = append(errs, fmt.Errorf("trace sample ratio %v: want more than 0 and at most 1", c.TraceSampleRatio))
 	}
 	if c.OTLPEndpoint != "" && !strings.Contains(c.OTLPEndpoint, "://") {
 		errs = append(errs, fmt.Errorf("otlp endpoint %q: want a URL such as http://127.0.0.1:4318", c.OTLPEndpoint))

@@ -299,7 +299,7 @@ func (inv *Invoker) record(req *Request, v *registry.Version, rid, trace string,
 		Trigger: req.Trigger, Source: req.Source, MemoryMiB: v.Config.MemoryMiB,
 		Node: inv.cfg.Node, Outcome: "success",
 	}
-	if len(trace) >= 35 {
+	if len(trace) == 55 && trace[53:] == "01" { // sampled: its spans are recorded
 		r.TraceID = trace[3:35]
 	}
 	if res != nil {

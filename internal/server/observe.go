@@ -49,6 +49,10 @@ func (s *Server) startObserve(ctx context.Context) error {
 	if o.tracer, err = obtrace.New(ctx, obtrace.Config{
 		JetStream: s.bus.JetStream(), Replicas: s.bus.Replicas(), Retention: s.cfg.TraceRetention,
 		OTLPEndpoint: s.cfg.OTLPEndpoint, ServiceName: "gureum", NodeName: host,
+		// X-Ray's default rule: the first trace of every second, then a
+		// share of the rest; a request that brings a sampled traceparent
+		// is always traced.
+		SampleRatio: s.cfg.TraceSampleRatio, SampleReservoir: 1,
 	}); err != nil {
 		_ = o.records.Shutdown(ctx)
 		return fmt.Errorf("start tracing: %w", err)

@@ -68,6 +68,11 @@ type Config struct {
 	// SampleRatio is the fraction of new traces recorded, in [0, 1]; 0
 	// means 1 (all). A span with a parent follows its parent's decision.
 	SampleRatio float64
+	// SampleReservoir, when positive, also records the first this many new
+	// traces of every second whatever SampleRatio says, as X-Ray's default
+	// rule does (one a second, then 5%), so a quiet node traces everything
+	// and a busy one a sample.
+	SampleReservoir int
 }
 
 func (c Config) withDefaults() Config {
@@ -102,6 +107,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("max bytes %d: %w", c.MaxBytes, ErrInvalidConfig)
 	case c.BufferSize < 0:
 		return fmt.Errorf("buffer size %d: %w", c.BufferSize, ErrInvalidConfig)
+	case c.SampleReservoir < 0:
+		return fmt.Errorf("sample reservoir %d is negative: %w", c.SampleReservoir, ErrInvalidConfig)
 	case !(c.SampleRatio > 0 && c.SampleRatio <= 1): // also rejects NaN
 		return fmt.Errorf("sample ratio %v is not in [0, 1]: %w", c.SampleRatio, ErrInvalidConfig)
 	}
@@ -158,7 +165,7 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(newReservoirSampler(cfg.SampleReservoir, cfg.SampleRatio))),
 		sdktrace.WithSpanProcessor(st),
 		sdktrace.WithIDGenerator(idGenerator{}),
 	}
