@@ -65,6 +65,10 @@ type DeployRequest struct {
 	// with them); gureum queue rm and gureum topic rm do.
 	Queues []QueueSpec `json:"queues,omitempty"`
 	Topics []TopicSpec `json:"topics,omitempty"`
+	// Tables and Buckets the app declares: created when missing, bucket
+	// notifications made to match. A deploy never deletes either.
+	Tables  []TableSpec  `json:"tables,omitempty"`
+	Buckets []BucketSpec `json:"buckets,omitempty"`
 }
 
 // DeployResult says what a deploy changed.

@@ -578,6 +578,11 @@ func normalize(cfg FunctionConfig) FunctionConfig {
 				sc.Input = compactJSON(sc.Input)
 				e.Schedule = &sc
 			}
+			if e.Bucket != nil {
+				b := *e.Bucket
+				b.On = slices.Clone(b.On)
+				e.Bucket = &b
+			}
 			evs[i] = e
 		}
 		cfg.Events = evs
@@ -587,10 +592,13 @@ func normalize(cfg FunctionConfig) FunctionConfig {
 		cfg.Async = &a
 	}
 	if p := cfg.Permissions; p != nil {
-		if len(p.Publish) == 0 && len(p.Send) == 0 {
+		if len(p.Publish) == 0 && len(p.Send) == 0 && len(p.Tables) == 0 && len(p.Buckets) == 0 && len(p.HTTP) == 0 {
 			cfg.Permissions = nil
 		} else {
-			cfg.Permissions = &Permissions{Publish: nilIfEmpty(p.Publish), Send: nilIfEmpty(p.Send)}
+			cfg.Permissions = &Permissions{
+				Publish: nilIfEmpty(p.Publish), Send: nilIfEmpty(p.Send),
+				Tables: nilIfEmpty(p.Tables), Buckets: nilIfEmpty(p.Buckets), HTTP: nilIfEmpty(p.HTTP),
+			}
 		}
 	}
 	return cfg

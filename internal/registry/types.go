@@ -56,6 +56,22 @@ type EventSource struct {
 	Queue    *QueueTrigger    `json:"queue,omitempty"`
 	Topic    *TopicTrigger    `json:"topic,omitempty"`
 	Schedule *ScheduleTrigger `json:"schedule,omitempty"`
+	Bucket   *BucketTrigger   `json:"bucket,omitempty"`
+}
+
+// Bucket event kinds of a BucketTrigger or a bucket notification.
+const (
+	BucketCreated = "created" // s3:ObjectCreated:* (put, copy, multipart completion)
+	BucketRemoved = "removed" // s3:ObjectRemoved:*
+)
+
+// BucketTrigger invokes the function (asynchronously, as S3 invokes Lambda)
+// with an events.S3Event for each matching object event of a bucket.
+type BucketTrigger struct {
+	Name   string   `json:"name"`
+	On     []string `json:"on"`               // BucketCreated and/or BucketRemoved
+	Prefix string   `json:"prefix,omitempty"` // only keys with this prefix
+	Suffix string   `json:"suffix,omitempty"` // only keys with this suffix
 }
 
 // QueueTrigger delivers a queue's messages to the function in batches.
@@ -90,9 +106,17 @@ type AsyncConfig struct {
 }
 
 // Permissions are the function's grants to node resources ("*" = any).
+//
+// Tables and Buckets hold "NAME:MODE" grants, MODE being r, w or rw (always
+// written out; "*:r" grants reading every bucket). HTTP holds host names a
+// wasm function may reach with the outbound HTTP capability: "api.example.com",
+// "api.example.com:8443", "*.example.com" or "*".
 type Permissions struct {
 	Publish []string `json:"publish,omitempty"` // topics
 	Send    []string `json:"send,omitempty"`    // queues
+	Tables  []string `json:"tables,omitempty"`  // KV tables, NAME:MODE
+	Buckets []string `json:"buckets,omitempty"` // buckets, NAME:MODE
+	HTTP    []string `json:"http,omitempty"`    // outbound hosts
 }
 
 // Route is an HTTP event: requests matching Method and Path invoke the function.
