@@ -9,7 +9,8 @@ import (
 // Codes an Error carries. They are stable: guests and SDKs match on them.
 const (
 	CodeAccessDenied     = "AccessDenied"     // the function's grants do not allow the call
-	CodeNotFound         = "NotFound"         // no such topic, queue or operation
+	CodeNotFound         = "NotFound"         // no such topic, queue, table, item, bucket, object or operation
+	CodeConditionFailed  = "ConditionFailed"  // a conditional write's condition does not hold
 	CodeInvalidParameter = "InvalidParameter" // the request is malformed or out of range
 	CodeTooLarge         = "TooLarge"         // the request or message exceeds a limit
 	CodeUnauthorized     = "Unauthorized"     // the HTTP API's token is missing or invalid
@@ -24,6 +25,7 @@ const (
 var (
 	ErrAccessDenied = errors.New("access denied")
 	ErrNotFound     = errors.New("not found")
+	ErrCondition    = errors.New("condition failed")
 	ErrInvalid      = errors.New("invalid parameter")
 	ErrTooLarge     = errors.New("too large")
 	ErrUnauthorized = errors.New("invalid host token")
@@ -37,6 +39,7 @@ var codes = [...]struct {
 }{
 	{ErrAccessDenied, CodeAccessDenied},
 	{ErrNotFound, CodeNotFound},
+	{ErrCondition, CodeConditionFailed},
 	{ErrInvalid, CodeInvalidParameter},
 	{ErrTooLarge, CodeTooLarge},
 	{ErrUnauthorized, CodeUnauthorized},
@@ -92,6 +95,8 @@ func httpStatus(code string) int {
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
+	case CodeConditionFailed:
+		return http.StatusConflict
 	case CodeInvalidParameter:
 		return http.StatusBadRequest
 	case CodeTooLarge:

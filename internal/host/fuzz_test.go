@@ -131,3 +131,51 @@ func FuzzTraceParent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStorageCall decodes arbitrary storage requests: no panic, an *Error
+// with a known code on failure, and a call reaches storage only with a valid
+// key and a grant that allows it.
+func FuzzStorageCall(f *testing.F) {
+	for _, s := range []struct{ op, req string }{
+		{OpKVGet, `{"table":"orders","key":"o-1"}`},
+		{OpKVPut, `{"table":"orders","key":"o-1","value":{"a":[1,2]},"ttlSeconds":60}`},
+		{OpKVPut, `{"table":"audit","key":"x","value":1,"ifRevision":3}`},
+		{OpKVList, `{"table":"orders","prefix":"o-","limit":10,"keysOnly":true}`},
+		{OpKVDelete, `{"table":"orders","key":"o-1","ifRevision":2}`},
+		{OpBlobGet, `{"bucket":"uploads","key":"a/b.png","range":"bytes=0-9"}`},
+		{OpBlobPut, `{"bucket":"thumbs","key":"a","body":"aGk=","metadata":{"k":"v"}}`},
+		{OpBlobList, `{"bucket":"uploads","prefix":"a/","delimiter":"/","maxKeys":5}`},
+		{OpBlobDelete, `{"bucket":"uploads","key":"a"}`},
+		{OpHTTP, `{"url":"ftp://x"}`},
+	} {
+		f.Add(s.op, []byte(s.req))
+	}
+	f.Fuzz(func(t *testing.T, op string, req []byte) {
+		if op == OpHTTP {
+			return // reaches the network; covered by TestFetch
+		}
+		st := &storage{}
+		b := NewWith(&services{}, Options{Storage: st}).Bind(Caller{Function: "fz", Grants: Grants{
+			Tables: []string{"orders:rw", "audit:r"}, Buckets: []string{"uploads:r", "thumbs:w"},
+		}})
+		_, err := b.Call(context.Background(), op, req)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || httpStatus(e.Code) == 500 || e.Message == "" {
+				t.Fatalf("error %#v", err)
+			}
+		}
+		for _, seen := range st.seen() {
+			verb, target, _ := strings.Cut(seen, " ")
+			name, _, _ := strings.Cut(target, "/")
+			write := strings.HasSuffix(verb, ".put") || strings.HasSuffix(verb, ".delete")
+			grants := []string{"orders:rw", "audit:r"}
+			if strings.HasPrefix(verb, "blob.") {
+				grants = []string{"uploads:r", "thumbs:w"}
+			}
+			if !modeAllowed(grants, name, write) {
+				t.Fatalf("ungranted call reached storage: %s", seen)
+			}
+		}
+	})
+}

@@ -17,7 +17,9 @@
 //	send     {"queue", "body", "delaySeconds"?, "attributes"?}     → {"messageId"}
 //
 // An attribute is {"dataType", "stringValue"?, "binaryValue"? (base64)}.
-// Errors are {"code", "message"} (Error).
+// Errors are {"code", "message"} (Error). The storage operations (kv.*,
+// blob.*) are described in storage.go, the outbound HTTP operation in
+// fetch.go.
 //
 // # Limits
 //
@@ -39,6 +41,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -54,7 +57,7 @@ const (
 
 // Limits on what a function may ask; see the package documentation.
 const (
-	MaxRequestBytes = 2 << 20   // JSON of one request
+	MaxRequestBytes = 16 << 20  // JSON of one request (a blob.put body is base64 in it)
 	MaxMessageBytes = 256 << 10 // body and attributes of one message
 	MaxAttributes   = 10
 	MaxSubjectChars = 100
@@ -67,6 +70,9 @@ const (
 type Grants struct {
 	Publish []string // topics
 	Send    []string // queues
+	Tables  []string // "NAME:MODE", MODE r, w or rw
+	Buckets []string // "NAME:MODE"
+	HTTP    []string // hosts: "api.example.com", "host:8443", "*.example.com", "*"
 }
 
 // Caller is who makes a host call: the function version, its grants, and the
@@ -121,12 +127,45 @@ type Services interface {
 // Host checks host calls and hands them to Services. It is safe for
 // concurrent use.
 type Host struct {
-	svc Services
+	svc       Services
+	storage   Storage
+	transport http.RoundTripper
+	span      SpanFunc
+}
+
+// SpanFunc starts a span for a host call that leaves the node (http) and
+// returns the traceparent to send along and a function that ends the span.
+type SpanFunc func(ctx context.Context, c Caller, name string) (traceparent string, end func(error))
+
+// Options are what a Host serves beyond Services.
+type Options struct {
+	// Storage serves kv.* and blob.*; nil answers them Unavailable.
+	Storage Storage
+	// Transport makes outbound HTTP requests; nil = a transport of its own
+	// that uses no proxy.
+	Transport http.RoundTripper
+	// Span traces outbound HTTP requests; nil = none, the caller's
+	// traceparent is sent as it is.
+	Span SpanFunc
 }
 
 // New returns a Host that serves allowed calls with svc.
 func New(svc Services) *Host {
-	return &Host{svc: svc}
+	return NewWith(svc, Options{})
+}
+
+// NewWith returns a Host that serves allowed calls with svc and opts.
+func NewWith(svc Services, opts Options) *Host {
+	h := &Host{svc: svc, storage: opts.Storage, transport: opts.Transport, span: opts.Span}
+	if h.transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		h.transport = t
+	}
+	if h.span == nil {
+		h.span = func(_ context.Context, c Caller, _ string) (string, func(error)) { return c.TraceParent, func(error) {} }
+	}
+	return h
 }
 
 // Bind returns the engine.Host of one invocation of c.Function: every call
@@ -151,7 +190,7 @@ func (b *binding) Call(ctx context.Context, op string, req []byte) ([]byte, erro
 
 // known reports whether op is an operation.
 func known(op string) bool {
-	return op == OpPublish || op == OpSend
+	return op == OpPublish || op == OpSend || op == OpHTTP || storageOp(op)
 }
 
 // call decodes, checks and serves one operation.
@@ -197,10 +236,23 @@ func (h *Host) call(ctx context.Context, c Caller, op string, req []byte) ([]byt
 		if id, err = h.svc.Send(ctx, c, in); err != nil {
 			return nil, err
 		}
+	case OpHTTP:
+		return marshal(h.fetch(ctx, c, req))
 	default:
+		if storageOp(op) {
+			return marshal(h.callStorage(ctx, c, op, req))
+		}
 		return nil, errorf(CodeNotFound, fmt.Sprintf("unknown host operation %q", op))
 	}
 	return json.Marshal(Output{MessageID: id})
+}
+
+// marshal encodes an operation's answer.
+func marshal(v any, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // decode reads exactly one JSON object into v and nothing else.

@@ -13,6 +13,7 @@ import (
 const (
 	CodeAccessDenied     = "AccessDenied"
 	CodeNotFound         = "NotFound"
+	CodeConditionFailed  = "ConditionFailed"
 	CodeInvalidParameter = "InvalidParameter"
 	CodeTooLarge         = "TooLarge"
 	CodeUnavailable      = "Unavailable"
@@ -25,8 +26,11 @@ const (
 var (
 	// ErrAccessDenied: the function's manifest does not grant the call.
 	ErrAccessDenied = errors.New("access denied")
-	// ErrNotFound: no such topic or queue.
+	// ErrNotFound: no such topic, queue, table, item, bucket or object.
 	ErrNotFound = errors.New("not found")
+	// ErrConditionFailed: a conditional write ([IfAbsent], [IfRevision])
+	// found the item in another state; read it again and retry, or give up.
+	ErrConditionFailed = errors.New("condition failed")
 	// ErrInvalidParameter: a name, attribute, subject or delay the node
 	// does not accept, or an option that does not apply to the call.
 	ErrInvalidParameter = errors.New("invalid parameter")
@@ -41,7 +45,7 @@ var (
 // ErrNoHost is returned by host calls made where no gureum node is reachable:
 // a process function whose environment has no GUREUM_HOST_URL, such as one
 // running on AWS Lambda.
-var ErrNoHost = errors.New("gureum: no gureum host to call: publish and send work only in functions run by gureum (GUREUM_HOST_URL is not set)")
+var ErrNoHost = errors.New("gureum: no gureum host to call: host calls work only in functions run by gureum (GUREUM_HOST_URL is not set)")
 
 // Error is a host call the node refused or failed: a stable code (the Code
 // constants) and a sentence that says what to do.
@@ -59,6 +63,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeAccessDenied
 	case ErrNotFound:
 		return e.Code == CodeNotFound
+	case ErrConditionFailed:
+		return e.Code == CodeConditionFailed
 	case ErrInvalidParameter:
 		return e.Code == CodeInvalidParameter
 	case ErrTooLarge:
