@@ -163,7 +163,9 @@ func NewWith(svc Services, opts Options) *Host {
 		h.transport = t
 	}
 	if h.span == nil {
-		h.span = func(_ context.Context, c Caller, _ string) (string, func(error)) { return c.TraceParent, func(error) {} }
+		h.span = func(_ context.Context, c Caller, _ string) (string, func(error)) {
+			return c.TraceParent, func(error) {}
+		}
 	}
 	return h
 }
