@@ -165,6 +165,7 @@ type eventNode struct {
 
 func startEventNode(ctx context.Context, e *env, name string) (*eventNode, error) {
 	cfg := config.Default()
+	cfg.S3Listen = "127.0.0.1:0"
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(e.work, name)
 	cfg.Env = os.Environ()

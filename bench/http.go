@@ -57,6 +57,7 @@ func (e *env) ensureTarget(ctx context.Context) (*target, error) {
 // path answers 200 and starts the bare twin answering the same bytes.
 func (t *target) start(ctx context.Context, e *env, data, exampleDir, path string, mutate ...func(*config.Config)) error {
 	cfg := config.Default()
+	cfg.S3Listen = "127.0.0.1:0"
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(e.work, data)
 	cfg.DrainTimeout = 10 * time.Second

@@ -57,6 +57,7 @@ func startNode(ctx context.Context, e *env, i int, check bool) (time.Duration, e
 	dir := filepath.Join(e.work, fmt.Sprintf("startup-gureum-%d", i))
 	defer os.RemoveAll(dir)
 	cfg := config.Default()
+	cfg.S3Listen = "127.0.0.1:0"
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
 	cfg.DrainTimeout = 5 * time.Second

@@ -29,7 +29,7 @@ func TestUpServesQuickstart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	data := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "up", "--listen", "127.0.0.1:0", "--data", data, "examples/quickstart")
+	cmd := exec.CommandContext(ctx, bin, "up", "--listen", "127.0.0.1:0", "--s3-listen", "127.0.0.1:0", "--data", data, "examples/quickstart")
 	cmd.Dir = filepath.Join("..", "..")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -50,7 +50,8 @@ const MaxArtifactBytes = 512 << 20
 // endpoints (queues, topics, schedules, dead-letter queues, asynchronous
 // invocations) are served when svc also implements EventService, and the
 // observability endpoints (invocation records, traces, cost) when it
-// implements ObserveService.
+// implements ObserveService, and the tables and buckets endpoints when it
+// implements StorageService.
 func NewHandler(svc Service, token string) *Handler {
 	h := &Handler{svc: svc, token: token, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET "+Prefix+"/functions", h.listFunctions)
@@ -69,6 +70,9 @@ func NewHandler(svc Service, token string) *Handler {
 	if obs, ok := svc.(ObserveService); ok {
 		h.observe = obs
 		h.routeObserve()
+	}
+	if ss, ok := svc.(StorageService); ok {
+		h.routeStorage(ss)
 	}
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
@@ -115,6 +119,18 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, CodeReceiptInvalid, err.Error())
 	case errors.Is(err, ErrMessageTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, CodeMessageTooLarge, err.Error())
+	case errors.Is(err, ErrTableNotFound):
+		writeError(w, http.StatusNotFound, CodeTableNotFound, err.Error())
+	case errors.Is(err, ErrItemNotFound):
+		writeError(w, http.StatusNotFound, CodeItemNotFound, err.Error())
+	case errors.Is(err, ErrBucketNotFound):
+		writeError(w, http.StatusNotFound, CodeBucketNotFound, err.Error())
+	case errors.Is(err, ErrBucketNotEmpty):
+		writeError(w, http.StatusConflict, CodeBucketNotEmpty, err.Error())
+	case errors.Is(err, ErrCondition):
+		writeError(w, http.StatusConflict, CodeConditionFailed, err.Error())
+	case errors.Is(err, ErrItemTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, CodeItemTooLarge, err.Error())
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, invoke.ErrFunctionNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
 	case errors.Is(err, ErrInvalid):

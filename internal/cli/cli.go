@@ -135,6 +135,9 @@ func newRoot(env IO) *cobra.Command {
 		newInvocation(env),
 		newTrace(env),
 		newCost(env),
+		newLint(env),
+		newTableCmd(env),
+		newBucketCmd(env),
 	)
 	return root
 }

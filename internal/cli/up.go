@@ -44,6 +44,7 @@ invocations finish within the drain timeout, then exits.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the HTTP listener (routes, Lambda API, admin API)")
 	f.StringVar(&cfg.AdminListen, "admin-listen", cfg.AdminListen, "serve the admin API and /metrics on this address instead")
+	f.StringVar(&cfg.S3Listen, "s3-listen", cfg.S3Listen, `address of the S3-compatible API, or "off" (env GUREUM_S3_LISTEN)`)
 	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (JetStream store, caches, admin token)")
 	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "join this external NATS JetStream instead of the embedded one, e.g. nats://127.0.0.1:4222")
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "let other nodes reach the embedded NATS server on this address")
@@ -85,6 +86,13 @@ func runUp(ctx context.Context, env IO, cfg config.Config, args []string) error 
 	fmt.Fprintf(out, "gureum %s ready in %s\n", version.Version, time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(out, "  gateway  http://%s\n", srv.Addr())
 	fmt.Fprintf(out, "  admin    http://%s/_gureum/v1  (token in %s)\n", srv.AdminAddr(), cfg.Path("token"))
+	if a := srv.S3Addr(); a != "" {
+		keys := "any access key accepted"
+		if cfg.AccessKeyID != "" {
+			keys = "access key " + cfg.AccessKeyID
+		}
+		fmt.Fprintf(out, "  s3       http://%s  (path-style, %s)\n", a, keys)
+	}
 	fmt.Fprintf(out, "  data     %s\n", cfg.DataDir)
 
 	var deployErr error

@@ -22,6 +22,9 @@ type Config struct {
 	Listen string
 	// AdminListen, when set, moves the admin API and /metrics to their own address.
 	AdminListen string
+	// S3Listen is the address of the S3-compatible API, which owns the
+	// whole path of its listener; "off" serves none.
+	S3Listen string
 	// DataDir holds the embedded JetStream store, the compilation cache, the
 	// local artifact cache and the admin token.
 	DataDir string
@@ -88,6 +91,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Listen:             "127.0.0.1:8080",
+		S3Listen:           "127.0.0.1:9000",
 		DataDir:            ".gureum",
 		IdleTimeout:        10 * time.Minute,
 		DrainTimeout:       30 * time.Second,
@@ -121,6 +125,8 @@ func (c Config) FromEnv(env []string) (Config, error) {
 			c.Listen = v
 		case "GUREUM_ADMIN_LISTEN":
 			c.AdminListen = v
+		case "GUREUM_S3_LISTEN":
+			c.S3Listen = v
 		case "GUREUM_DATA":
 			c.DataDir = v
 		case "GUREUM_NATS":
@@ -191,6 +197,9 @@ func (c Config) Validate() error {
 	}
 	check("listen", c.Listen)
 	check("admin-listen", c.AdminListen)
+	if c.S3Listen != "off" {
+		check("s3-listen", c.S3Listen)
+	}
 	check("nats-listen", c.NATSListen)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is empty; e.g. --data .gureum"))

@@ -31,6 +31,12 @@ type Spec struct {
 	// GUREUM_HOST_TOKEN. Empty means none. The wasm runtime ignores them: its
 	// guests reach the host through Request.Host.
 	HostURL, HostToken string
+	// HostEnv are further variables the node sets for a process function
+	// to reach its services, such as the S3-compatible API's endpoint and
+	// the function's own access key (AWS_ENDPOINT_URL_S3,
+	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), as Lambda hands a function
+	// its role's credentials. They override the function's own variables.
+	HostEnv map[string]string
 }
 
 // Request is one invocation handed to one instance.

@@ -59,8 +59,9 @@ type Host interface {
 	// grants, request id and trace context.
 	Bind(v *registry.Version, requestID, trace string) engine.Host
 	// Endpoint is where process functions of v reach the node's host API,
-	// and the token that names them there; empty when there is none.
-	Endpoint(v *registry.Version) (url, token string)
+	// and the token that names them there; empty when there is none. env
+	// holds further variables for the node's other services (engine.Spec.HostEnv).
+	Endpoint(v *registry.Version) (url, token string, env map[string]string)
 }
 
 // Invoker runs invocations. It is safe for concurrent use.
@@ -207,12 +208,14 @@ func (inv *Invoker) prepare(ctx context.Context, v *registry.Version) (engine.Fu
 		return nil, fmt.Errorf("%w: fetch artifact of %s:%d: %v", ErrInitFailed, v.Config.Name, v.Number, err)
 	}
 	var hostURL, hostToken string
+	var hostEnv map[string]string
 	if inv.cfg.Host != nil {
-		hostURL, hostToken = inv.cfg.Host.Endpoint(v)
+		hostURL, hostToken, hostEnv = inv.cfg.Host.Endpoint(v)
 	}
 	fn, err := eng.Prepare(ctx, engine.Spec{
 		HostURL:      hostURL,
 		HostToken:    hostToken,
+		HostEnv:      hostEnv,
 		Function:     v.Config.Name,
 		Version:      v.VersionString(),
 		Runtime:      v.Config.Runtime,

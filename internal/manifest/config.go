@@ -12,8 +12,8 @@ import (
 // artifact's hash and size, which exist once it is built. Handler is the
 // handler's path relative to the project, slash-separated, so that a
 // project deploys the same configuration from any checkout. Routes carry
-// their auth mode explicitly ("none"); queue, topic and schedule events,
-// async settings and grants carry their defaults explicitly too.
+// their auth mode explicitly ("none"); queue, topic, schedule and bucket
+// events, async settings and grants carry their defaults explicitly too.
 func (f *Function) Config() registry.FunctionConfig {
 	cfg := registry.FunctionConfig{
 		Name:        f.Name,
@@ -53,6 +53,11 @@ func (f *Function) Config() registry.FunctionConfig {
 			cfg.Events = append(cfg.Events, registry.EventSource{Schedule: &registry.ScheduleTrigger{
 				Expression: sc.Expression, Timezone: sc.Timezone, Input: slices.Clone(sc.Input),
 			}})
+		case ev.Bucket != nil:
+			b := ev.Bucket
+			cfg.Events = append(cfg.Events, registry.EventSource{Bucket: &registry.BucketTrigger{
+				Name: b.Name, On: slices.Clone(b.On), Prefix: b.Prefix, Suffix: b.Suffix,
+			}})
 		}
 	}
 	if a := f.Async; a != nil {
@@ -61,8 +66,24 @@ func (f *Function) Config() registry.FunctionConfig {
 			OnSuccess: a.OnSuccess, OnFailure: a.OnFailure, DLQ: a.DLQ,
 		}
 	}
-	if pub, send := f.Permissions[PermissionPublish], f.Permissions[PermissionSend]; len(pub) > 0 || len(send) > 0 {
-		cfg.Permissions = &registry.Permissions{Publish: slices.Clone(pub), Send: slices.Clone(send)}
+	if p := f.Permissions; !p.Empty() {
+		cfg.Permissions = &registry.Permissions{
+			Publish: grantStrings(p.Publish), Send: grantStrings(p.Send),
+			Tables: grantStrings(p.Tables), Buckets: grantStrings(p.Buckets), HTTP: grantStrings(p.HTTP),
+		}
 	}
 	return cfg
+}
+
+// grantStrings returns grants as the registry holds them; nil when there is
+// none.
+func grantStrings(gs []Grant) []string {
+	if len(gs) == 0 {
+		return nil
+	}
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.String()
+	}
+	return out
 }

@@ -33,6 +33,7 @@ var eventForms = map[string]struct {
 	"queue":    {queueEventKeys, "- queue: {name: orders, batch: 10}"},
 	"topic":    {topicEventKeys, "- topic: {name: order-events, filter: {kind: [created]}}"},
 	"schedule": {scheduleKeys, "- schedule: {expression: rate(5 minutes), timezone: Europe/Paris}"},
+	"bucket":   {bucketEventKeys, "- bucket: {name: uploads, on: [created], prefix: images/}"},
 }
 
 func (p *parser) events(n *yaml.Node, sp string, f *Function) []Event {
@@ -78,7 +79,9 @@ func (p *parser) events(n *yaml.Node, sp string, f *Function) []Event {
 			}
 		case "schedule":
 			ev.Schedule = p.scheduleEvent(e, ip+".schedule")
-		case "bucket", "stream":
+		case "bucket":
+			ev.Bucket = p.bucketEvent(e, ip+".bucket", f, item.Line)
+		case "stream":
 			p.add(e.key, ip+"."+e.name, e.name+" events are not supported by this version of gureum yet; remove this event for now")
 			continue
 		default:

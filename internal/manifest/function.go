@@ -24,9 +24,6 @@ const (
 // reservedEnv are variables the runtimes set for every function.
 var reservedEnv = []string{"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
 
-// permissionKinds are the grants the design describes.
-var permissionKinds = []string{"kv", "buckets", "publish", "send", "http", "env", "secrets"}
-
 func (p *parser) functions(e entry) []*Function {
 	if isNull(e.val) {
 		return nil
@@ -124,7 +121,7 @@ func (p *parser) function(e entry) *Function {
 		case "async":
 			f.Async = p.async(s, e.name)
 		case "permissions":
-			f.Permissions = p.permissions(s.val, sp)
+			f.Permissions = p.permissions(s.key, s.val, sp)
 		case "events":
 			f.Events = p.events(s.val, sp, f)
 		default:

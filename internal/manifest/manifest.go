@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gureum/gureum/internal/registry"
@@ -37,10 +38,27 @@ const (
 	DefaultFilterScope     = FilterScopeAttributes
 )
 
-// Grants in Function.Permissions.
+// Kinds of grants: the keys of a function's permissions.
 const (
 	PermissionPublish = "publish" // topics the function may publish to
 	PermissionSend    = "send"    // queues the function may send to
+	PermissionTables  = "tables"  // KV tables, NAME:MODE; also written kv
+	PermissionKV      = "kv"      // the design's name of tables
+	PermissionBuckets = "buckets" // buckets, NAME:MODE
+	PermissionHTTP    = "http"    // hosts reached with outbound HTTP
+)
+
+// Modes of table and bucket grants.
+const (
+	ModeRead      = "r"
+	ModeWrite     = "w"
+	ModeReadWrite = "rw"
+)
+
+// Bucket event kinds, of bucket events and bucket notifications.
+const (
+	BucketCreated = registry.BucketCreated // an object was put, copied or completed from a multipart upload
+	BucketRemoved = registry.BucketRemoved // an object was deleted
 )
 
 // Topic filter scopes: what a filter policy is matched against.
@@ -68,6 +86,8 @@ type Project struct {
 	Functions []*Function // in file order
 	Queues    []*Queue    // in file order
 	Topics    []*Topic    // in file order
+	Tables    []*Table    // in file order
+	Buckets   []*Bucket   // in file order
 }
 
 // Function returns the function called name, or nil.
@@ -100,25 +120,45 @@ func (p *Project) Topic(name string) *Topic {
 	return nil
 }
 
+// Table returns the table called name, or nil.
+func (p *Project) Table(name string) *Table {
+	for _, t := range p.Tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Bucket returns the bucket called name, or nil.
+func (p *Project) Bucket(name string) *Bucket {
+	for _, b := range p.Buckets {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
 // Function is one function of a project, with defaults applied.
 type Function struct {
 	Name    string
 	Runtime string // RuntimeWasm or RuntimeProcess
 	// At most one of Build, Artifact and Handler is set (see the package
 	// rules). Each is the manifest's path joined to Project.Dir.
-	Build       string              // Go package directory to build
-	Artifact    string              // wasm module
-	Handler     string              // process executable
-	Memory      int                 // MiB
-	Timeout     time.Duration       //
-	Concurrency int                 // most instances at once; 0 = node default
-	Provisioned int                 // instances kept warm
-	Snapshot    bool                // wasm: start instances from a snapshot (experimental)
-	Env         map[string]string   // nil when empty
-	Async       *Async              // asynchronous invocation settings; nil when not written
-	Permissions map[string][]string // PermissionPublish and PermissionSend → names or "*"; nil when empty
-	Events      []Event             // in file order
-	Line        int                 // line of the function's name
+	Build       string            // Go package directory to build
+	Artifact    string            // wasm module
+	Handler     string            // process executable
+	Memory      int               // MiB
+	Timeout     time.Duration     //
+	Concurrency int               // most instances at once; 0 = node default
+	Provisioned int               // instances kept warm
+	Snapshot    bool              // wasm: start instances from a snapshot (experimental)
+	Env         map[string]string // nil when empty
+	Async       *Async            // asynchronous invocation settings; nil when not written
+	Permissions *Permissions      // grants; nil when none is written
+	Events      []Event           // in file order
+	Line        int               // line of the function's name
 
 	handlerName string // Handler as written, relative to the project, slash-separated
 }
@@ -130,6 +170,7 @@ type Event struct {
 	Queue    *QueueEvent
 	Topic    *TopicEvent
 	Schedule *ScheduleEvent
+	Bucket   *BucketEvent
 }
 
 // HTTPEvent routes HTTP requests to a function.
@@ -161,6 +202,59 @@ type ScheduleEvent struct {
 	Input      json.RawMessage // compact JSON sent instead of the scheduled event; nil = the scheduled event
 }
 
+// BucketEvent invokes the function, asynchronously, for object events of a
+// bucket (S3 notifications to Lambda).
+type BucketEvent struct {
+	Name   string   // the bucket; declared in the project or existing on the node
+	On     []string // BucketCreated and/or BucketRemoved, in file order; default [BucketCreated]
+	Prefix string   // only keys starting with this; "" = every key
+	Suffix string   // only keys ending with this; "" = every key
+}
+
+// Permissions are a function's grants, each list in file order. A function
+// may touch no topic, queue, table, bucket or host that they do not grant.
+type Permissions struct {
+	Publish []Grant // topics: a name or "*"
+	Send    []Grant // queues: a name or "*"
+	Tables  []Grant // KV tables: a name or "*", with a mode
+	Buckets []Grant // buckets: a name or "*", with a mode
+	HTTP    []Grant // hosts: api.example.com, api.example.com:8443, *.example.com or *
+	Line    int     // line of the permissions key
+}
+
+// Empty reports whether p grants nothing.
+func (p *Permissions) Empty() bool {
+	return p == nil || len(p.Publish)+len(p.Send)+len(p.Tables)+len(p.Buckets)+len(p.HTTP) == 0
+}
+
+// Grant is one item of a grant list.
+type Grant struct {
+	// Name is the granted name, or "*" for every one. For HTTP it is a
+	// lower-case host with an optional :port, "*.domain" or "*".
+	Name string
+	Mode string // tables and buckets: ModeRead, ModeWrite or ModeReadWrite; "" for the others
+	Line int    // line of the list item
+}
+
+// String is the grant as the registry holds it: NAME:MODE for tables and
+// buckets, the name alone for the others.
+func (g Grant) String() string {
+	if g.Mode == "" {
+		return g.Name
+	}
+	return g.Name + ":" + g.Mode
+}
+
+// Reads reports whether a table or bucket grant allows reading.
+func (g Grant) Reads() bool { return strings.Contains(g.Mode, ModeRead) }
+
+// Writes reports whether a table or bucket grant allows writing.
+func (g Grant) Writes() bool { return strings.Contains(g.Mode, ModeWrite) }
+
+// Wildcard reports whether the grant names more than one thing: "*" or,
+// for HTTP, "*.domain".
+func (g Grant) Wildcard() bool { return strings.HasPrefix(g.Name, "*") }
+
 // Queue is a queue of the project (SQS semantics), with defaults applied.
 type Queue struct {
 	Name            string
@@ -189,6 +283,31 @@ type Subscription struct {
 	Raw    bool            // deliver the message body alone, not the SNS envelope
 	DLQ    string          // queue for messages that cannot be delivered; "" = the automatic one
 	Line   int             // line of the list item
+}
+
+// Table is a KV table of the project. Tables have no settings yet.
+type Table struct {
+	Name string
+	Line int // line of the table's name
+}
+
+// Bucket is a bucket of the project, with the notifications it sends to
+// queues and topics (functions receive its events through their own events).
+type Bucket struct {
+	Name          string
+	Notifications []*BucketNotification // in file order
+	Line          int                   // line of the bucket's name
+}
+
+// BucketNotification sends a bucket's object events to a queue or a topic.
+// Exactly one of Queue and Topic is set.
+type BucketNotification struct {
+	Queue  string
+	Topic  string
+	On     []string // BucketCreated and/or BucketRemoved; default [BucketCreated]
+	Prefix string   // only keys starting with this; "" = every key
+	Suffix string   // only keys ending with this; "" = every key
+	Line   int      // line of the list item
 }
 
 // Async tunes a function's asynchronous invocations.

@@ -30,16 +30,17 @@ var (
 // parser collects problems while it walks a manifest's YAML nodes. It never
 // stops at the first problem.
 type parser struct {
-	display  string // file name in problems
-	file     string // Project.File
-	dir      string // Project.Dir
-	checkFS  bool   // check the files the manifest names (Load)
-	checks   Checks
-	problems []Problem
-	work     int
-	routes   []route
-	refs     []ref      // queue and topic names used, checked against the declared ones
-	uses     []queueUse // queue events, checked once every queue and function is known
+	display    string // file name in problems
+	file       string // Project.File
+	dir        string // Project.Dir
+	checkFS    bool   // check the files the manifest names (Load)
+	checks     Checks
+	problems   []Problem
+	work       int
+	routes     []route
+	refs       []ref       // names used, checked against the declared ones
+	uses       []queueUse  // queue events, checked once every queue and function is known
+	bucketUses []bucketUse // bucket notifications, checked for overlaps once all are known
 }
 
 // errTooMuchWork stops a walk that aliases have blown up.
@@ -259,7 +260,11 @@ func (p *parser) project(doc *yaml.Node) *Project {
 			proj.Queues = p.queues(e)
 		case "topics":
 			proj.Topics = p.topics(e)
-		case "buckets", "tables", "workflows":
+		case "tables":
+			proj.Tables = p.tables(e)
+		case "buckets":
+			proj.Buckets = p.buckets(e)
+		case "workflows":
 			p.add(e.key, e.name, e.name+" are not supported by this version of gureum yet; remove the "+e.name+" section")
 		default:
 			if strings.HasPrefix(e.name, "x-") {
@@ -283,6 +288,7 @@ func (p *parser) project(doc *yaml.Node) *Project {
 	p.checkRoutes()
 	p.checkRefs(proj)
 	p.checkQueueUses(proj)
+	p.checkBucketUses()
 	return proj
 }
 

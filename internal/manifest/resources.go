@@ -29,6 +29,8 @@ const (
 	kindQueue    = "queue"
 	kindTopic    = "topic"
 	kindFunction = "function"
+	kindTable    = "table"
+	kindBucket   = "bucket"
 )
 
 var (
@@ -37,9 +39,9 @@ var (
 	subscriptionKeys = []string{"queue", "http", "filter", "raw", "dlq"}
 )
 
-// ref is a queue or topic named by a setting. A name the manifest declares
-// only as the other kind is a problem; a name it does not declare may exist
-// on the node, which checks it at deploy.
+// ref is a queue, topic, table or bucket named by a setting. A name the
+// manifest declares only as another kind is a problem; a name it does not
+// declare may exist on the node, which checks it at deploy.
 type ref struct {
 	kind, name string
 	node       *yaml.Node
@@ -60,6 +62,10 @@ func nameRule(kind string) string {
 	switch kind {
 	case kindQueue:
 		return "1 to 80 letters, digits, '-' and '_'"
+	case kindTable:
+		return "1 to 64 letters, digits, '-' and '_', starting with a letter or digit"
+	case kindBucket:
+		return "3 to 63 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, with no \"..\" and not an IP address (S3's rule)"
 	}
 	return "1 to 64 letters, digits, '-' and '_'" // topics and functions
 }
@@ -70,12 +76,16 @@ func validKindName(kind, name string) bool {
 		return validName(name, maxQueueName)
 	case kindTopic:
 		return validName(name, maxTopicName)
+	case kindTable:
+		return validTableName(name)
+	case kindBucket:
+		return validBucketName(name)
 	}
 	return validFunctionName(name)
 }
 
-// refName reads the name of a queue or topic that a setting refers to and
-// records it for checkRefs.
+// refName reads the name of a queue, topic, table or bucket that a setting
+// refers to and records it for checkRefs.
 func (p *parser) refName(n *yaml.Node, sp, kind, example string) (string, bool) {
 	v, ok := p.str(n, sp, example)
 	if !ok {
@@ -315,29 +325,40 @@ func (p *parser) filter(n *yaml.Node, sp, scope string, check bool) json.RawMess
 	return js
 }
 
-// checkRefs reports names that the manifest declares, but as the other
-// kind: a queue setting naming a topic, or the reverse.
+// checkRefs reports names that the manifest declares, but only as another
+// kind: a queue setting naming a topic, a table grant naming a bucket.
 func (p *parser) checkRefs(proj *Project) {
-	queues, topics := make(map[string]bool), make(map[string]bool)
+	declared := map[string]map[string]bool{kindQueue: {}, kindTopic: {}, kindTable: {}, kindBucket: {}}
 	for _, q := range proj.Queues {
-		queues[q.Name] = true
+		declared[kindQueue][q.Name] = true
 	}
 	for _, t := range proj.Topics {
-		topics[t.Name] = true
+		declared[kindTopic][t.Name] = true
+	}
+	for _, t := range proj.Tables {
+		declared[kindTable][t.Name] = true
+	}
+	for _, b := range proj.Buckets {
+		declared[kindBucket][b.Name] = true
 	}
 	for _, r := range p.refs {
-		var other string
-		switch {
-		case r.kind == kindQueue && !queues[r.name] && topics[r.name]:
-			other = kindTopic
-		case r.kind == kindTopic && !topics[r.name] && queues[r.name]:
-			other = kindQueue
-		default:
+		if declared[r.kind][r.name] {
 			continue
 		}
-		fix := fmt.Sprintf("name a %s here, or declare one: %ss: {%s: {}}", r.kind, r.kind, r.name)
-		if r.dest {
-			fix = fmt.Sprintf("write %s:%s, or declare a %s: %ss: {%s: {}}", other, r.name, r.kind, r.kind, r.name)
+		other := ""
+		for _, k := range []string{kindQueue, kindTopic, kindTable, kindBucket} {
+			if k != r.kind && declared[k][r.name] {
+				other = k
+				break
+			}
+		}
+		if other == "" {
+			continue
+		}
+		section := r.kind + "s"
+		fix := fmt.Sprintf("name a %s here, or declare one: %s: {%s: {}}", r.kind, section, r.name)
+		if r.dest && (other == kindQueue || other == kindTopic) {
+			fix = fmt.Sprintf("write %s:%s, or declare a %s: %s: {%s: {}}", other, r.name, r.kind, section, r.name)
 		}
 		p.add(r.node, r.path, fmt.Sprintf("%s is a %s in this manifest, not a %s; %s", r.name, other, r.kind, fix))
 	}

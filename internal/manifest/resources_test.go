@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,14 +75,16 @@ func dumpAll(p *Project) string {
 		if a := f.Async; a != nil {
 			w(1, "async (line %d): retries=%d maxEventAge=%s onSuccess=%q onFailure=%q dlq=%q", a.Line, a.Retries, a.MaxEventAge, a.OnSuccess, a.OnFailure, a.DLQ)
 		}
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range f.Permissions {
-				if !yield(k) {
-					return
+		if ps := f.Permissions; ps != nil {
+			w(1, "permissions (line %d)", ps.Line)
+			for _, l := range []struct {
+				key    string
+				grants []Grant
+			}{{"publish", ps.Publish}, {"send", ps.Send}, {"tables", ps.Tables}, {"buckets", ps.Buckets}, {"http", ps.HTTP}} {
+				for _, g := range l.grants {
+					w(2, "%s %s (line %d)", l.key, g, g.Line)
 				}
 			}
-		}) {
-			w(1, "permission %s %q", k, f.Permissions[k])
 		}
 		for _, e := range f.Events {
 			switch {
@@ -98,6 +99,9 @@ func dumpAll(p *Project) string {
 			case e.Schedule != nil:
 				s := e.Schedule
 				w(1, "event (line %d) schedule: %q timezone=%q input=%s", e.Line, s.Expression, s.Timezone, s.Input)
+			case e.Bucket != nil:
+				b := e.Bucket
+				w(1, "event (line %d) bucket: %s on=%v prefix=%q suffix=%q", e.Line, b.Name, b.On, b.Prefix, b.Suffix)
 			}
 		}
 	}
@@ -109,6 +113,15 @@ func dumpAll(p *Project) string {
 		w(0, "topic %s (line %d)", tp.Name, tp.Line)
 		for _, s := range tp.Subscriptions {
 			w(1, "subscription (line %d): queue=%q http=%q filter=%s raw=%t dlq=%q", s.Line, s.Queue, s.HTTP, s.Filter, s.Raw, s.DLQ)
+		}
+	}
+	for _, tb := range p.Tables {
+		w(0, "table %s (line %d)", tb.Name, tb.Line)
+	}
+	for _, bk := range p.Buckets {
+		w(0, "bucket %s (line %d)", bk.Name, bk.Line)
+		for _, n := range bk.Notifications {
+			w(1, "notification (line %d): queue=%q topic=%q on=%v prefix=%q suffix=%q", n.Line, n.Queue, n.Topic, n.On, n.Prefix, n.Suffix)
 		}
 	}
 	return b.String()
@@ -142,7 +155,7 @@ topics:
 		Functions: []*Function{with(fn("w", 3), func(f *Function) {
 			f.Timeout = 30 * time.Second
 			f.Async = &Async{Retries: DefaultRetries, MaxEventAge: DefaultMaxEventAge, Line: 6}
-			f.Permissions = map[string][]string{"send": {"*"}}
+			f.Permissions = &Permissions{Send: []Grant{{Name: "*", Line: 7}}, Line: 7}
 			f.Events = []Event{
 				{Line: 9, Queue: &QueueEvent{Name: "q", Batch: DefaultBatch}},
 				{Line: 10, Topic: &TopicEvent{Name: "tp", FilterScope: FilterScopeAttributes}},
@@ -493,5 +506,141 @@ func TestFilterPolicySize(t *testing.T) {
 	var merr *Error
 	if !errors.As(err, &merr) || len(merr.Problems) != 1 || merr.Problems[0].Line != 12 || !strings.Contains(merr.Problems[0].Message, "more than the 262144 allowed") {
 		t.Fatalf("Parse error = %v, want one problem at line 12 about the size", err)
+	}
+}
+
+func TestConfigStorage(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "valid", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse("gureum.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resize := p.Function("resize").Config()
+	wantPerms := &registry.Permissions{
+		Tables:  []string{"orders:rw", "*:r"},
+		Buckets: []string{"uploads:r", "thumbs:w"},
+		HTTP:    []string{"api.example.com", "*.example.org", "api.example.net:8443", "[2001:db8::1]:443"},
+	}
+	if !reflect.DeepEqual(resize.Permissions, wantPerms) {
+		t.Errorf("resize permissions = %+v, want %+v", resize.Permissions, wantPerms)
+	}
+	wantEvents := []registry.EventSource{
+		{Bucket: &registry.BucketTrigger{Name: "uploads", On: []string{"created"}}},
+		{Bucket: &registry.BucketTrigger{Name: "uploads", On: []string{"removed"}, Prefix: "images/", Suffix: ".jpg"}},
+		{Bucket: &registry.BucketTrigger{Name: "thumbs", On: []string{"created", "removed"}, Prefix: "2024/"}},
+	}
+	if !reflect.DeepEqual(resize.Events, wantEvents) {
+		t.Errorf("resize events = %+v, want %+v", resize.Events, wantEvents)
+	}
+	resize.Events[0].Bucket.On[0] = "changed"
+	if p.Function("resize").Events[0].Bucket.On[0] != "created" {
+		t.Error("Config shares the bucket event's kinds with the Project")
+	}
+	// kv is tables under another name.
+	store := p.Function("store").Config()
+	if want := (&registry.Permissions{Tables: []string{"audit:w"}, Buckets: []string{"*:rw"}, HTTP: []string{"*"}}); !reflect.DeepEqual(store.Permissions, want) {
+		t.Errorf("store permissions = %+v, want %+v", store.Permissions, want)
+	}
+	if tb := p.Table("audit"); tb == nil || tb.Line != 81 {
+		t.Errorf(`Table("audit") = %+v`, tb)
+	}
+	if p.Table("uploads") != nil || p.Bucket("orders") != nil {
+		t.Error("Table and Bucket find names of the other kind")
+	}
+	b := p.Bucket("uploads")
+	if b == nil {
+		t.Fatal(`Bucket("uploads") = nil`)
+	}
+	wantNotes := []*BucketNotification{
+		{Queue: "audit", On: []string{"removed"}, Prefix: "docs/", Line: 85},
+		{Topic: "order-events", On: []string{"removed"}, Prefix: "other/", Suffix: ".png", Line: 86},
+	}
+	if !reflect.DeepEqual(b.Notifications, wantNotes) {
+		t.Errorf("uploads notifications = %s", dumpAll(p))
+	}
+}
+
+// TestUndeclaredStorage checks that tables and buckets named by grants and
+// events need not be declared, and that a name declared only as another
+// kind is a problem.
+func TestUndeclaredStorage(t *testing.T) {
+	yaml := `app: t
+functions:
+  a:
+    build: ./a
+    permissions: {tables: [t1:r], buckets: [b-1:rw], send: [orders], publish: [events]}
+    events:
+      - bucket: b-2
+      - bucket: {name: b-3, on: created}
+buckets:
+  b-4: {events: [{queue: q}, {topic: tp, on: [removed]}]}
+`
+	p, err := Parse("gureum.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Function("a").Events[1].Bucket.On; !reflect.DeepEqual(got, []string{"created"}) {
+		t.Errorf("on: created read as %q", got)
+	}
+	// Declaring orders as a table makes the send grant name a table.
+	_, err = Parse("gureum.yaml", []byte(yaml+"tables: {orders: {}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "orders is a table in this manifest, not a queue") {
+		t.Fatalf("Parse error = %v, want orders reported as a table", err)
+	}
+	// Declared as both, it is both.
+	if _, err = Parse("gureum.yaml", []byte(yaml+"tables: {orders: {}}\nqueues: {orders: {}}\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseHostGrant(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{in: "*", want: "*"},
+		{in: "api.example.com", want: "api.example.com"},
+		{in: "API.Example.COM.", want: "api.example.com"},
+		{in: "api.example.com:8443", want: "api.example.com:8443"},
+		{in: "*.example.com", want: "*.example.com"},
+		{in: "*.Example.com:443", want: "*.example.com:443"},
+		{in: "10.0.0.1", want: "10.0.0.1"},
+		{in: "[2001:DB8:0::1]:443", want: "[2001:db8::1]:443"},
+		{in: "[::1]", want: "[::1]"},
+		{in: "localhost", want: "localhost"},
+		{in: "http://a.example.com", err: "without http://"},
+		{in: "a.example.com/x", err: "has a path"},
+		{in: "a.example.com:x", err: "port"},
+		{in: "a.example.com:65535", want: "a.example.com:65535"},
+		{in: "a.example.com:65536", err: "port"},
+		{in: "*:443", err: "'*'"},
+		{in: "a.*", err: "'*'"},
+		{in: "", err: "not a host name"},
+		{in: "a..b", err: "not a host name"},
+		{in: strings.Repeat("a", 64) + ".com", err: "not a host name"},
+		{in: "fe80::1", err: "brackets"},
+		{in: "[fe80::1%eth0]", err: "IPv6"},
+	}
+	for _, tt := range tests {
+		got, err := ParseHostGrant(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParseHostGrant(%q) = %q, %v; want an error containing %q", tt.in, got, err, tt.err)
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseHostGrant(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestBucketName(t *testing.T) {
+	for _, ok := range []string{"abc", "a-b", "a.b.c", "1bucket", "shop.images.2024", strings.Repeat("a", 63), "1.2.3"} {
+		if !validBucketName(ok) {
+			t.Errorf("validBucketName(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"ab", strings.Repeat("a", 64), "Abc", "a_b", "-ab", "ab-", ".ab", "ab.", "a..b", "192.168.5.4", "a b", ""} {
+		if validBucketName(bad) {
+			t.Errorf("validBucketName(%q) = true", bad)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gureum/gureum/internal/admin"
@@ -35,11 +36,13 @@ type Built struct {
 	Artifacts []Artifact                // one per function, same order
 	Queues    []admin.QueueSpec         // in file order
 	Topics    []admin.TopicSpec         // in file order
+	Tables    []admin.TableSpec         // in file order
+	Buckets   []admin.BucketSpec        // in file order
 }
 
 // Request is the deploy request of b.
 func (b *Built) Request() admin.DeployRequest {
-	return admin.DeployRequest{App: b.App, Functions: b.Functions, Queues: b.Queues, Topics: b.Topics}
+	return admin.DeployRequest{App: b.App, Functions: b.Functions, Queues: b.Queues, Topics: b.Topics, Tables: b.Tables, Buckets: b.Buckets}
 }
 
 // Checks are the manifest checks that need the node's own parsers: schedule
@@ -62,7 +65,8 @@ func Load(path string) (*manifest.Project, error) {
 	return manifest.LoadWith(path, Checks())
 }
 
-// resources maps the manifest's queues and topics to their deploy specs.
+// resources maps the manifest's queues, topics, tables and buckets to their
+// deploy specs.
 func resources(p *manifest.Project, out *Built) {
 	for _, q := range p.Queues {
 		out.Queues = append(out.Queues, admin.QueueSpec{Name: q.Name, QueueAttributes: admin.QueueAttributes{
@@ -86,6 +90,18 @@ func resources(p *manifest.Project, out *Built) {
 			spec.Subscriptions = append(spec.Subscriptions, sub)
 		}
 		out.Topics = append(out.Topics, spec)
+	}
+	for _, t := range p.Tables {
+		out.Tables = append(out.Tables, admin.TableSpec{Name: t.Name})
+	}
+	for _, b := range p.Buckets {
+		spec := admin.BucketSpec{Name: b.Name}
+		for _, n := range b.Notifications {
+			spec.Notifications = append(spec.Notifications, admin.BucketNotificationSpec{
+				Queue: n.Queue, Topic: n.Topic, On: slices.Clone(n.On), Prefix: n.Prefix, Suffix: n.Suffix,
+			})
+		}
+		out.Buckets = append(out.Buckets, spec)
 	}
 }
 

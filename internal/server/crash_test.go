@@ -63,7 +63,7 @@ func startChild(t *testing.T, data, addr string) *childNode {
 		t.Fatal(err)
 	}
 	c := &childNode{t: t, bin: bin, data: data, addr: addr, logs: &bytes.Buffer{}}
-	c.cmd = exec.Command(bin, "up", "--listen", addr, "--data", data)
+	c.cmd = exec.Command(bin, "up", "--listen", addr, "--s3-listen", "127.0.0.1:0", "--data", data)
 	c.cmd.Env = append(os.Environ(), "GUREUM_ASYNC_RETRY_BASE=100ms")
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if err := c.cmd.Start(); err != nil {

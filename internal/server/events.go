@@ -725,11 +725,15 @@ func (s *Server) checkEventRefs(ctx context.Context, req admin.DeployRequest, ba
 			}
 		}
 	}
-	return nil
+	return s.checkStorageRefs(ctx, req, queues, topics, bad)
 }
 
 // removeFunctionEvents drops what a removed function owned: its topic
-// subscriptions. Its queue trigger stops with the next refresh.
+// subscriptions and bucket notifications. Its queue trigger stops with the
+// next refresh.
 func (s *Server) removeFunctionEvents(ctx context.Context, fn string) error {
-	return s.reconcileSubscriptions(ctx, map[string]bool{"function:" + fn: true}, nil)
+	if err := s.reconcileSubscriptions(ctx, map[string]bool{"function:" + fn: true}, nil); err != nil {
+		return err
+	}
+	return s.removeFunctionStorage(ctx, fn)
 }

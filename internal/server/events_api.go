@@ -11,6 +11,7 @@ import (
 
 	"github.com/gureum/gureum/internal/admin"
 	"github.com/gureum/gureum/internal/events/async"
+	"github.com/gureum/gureum/internal/events/bucket"
 	"github.com/gureum/gureum/internal/events/deadletter"
 	"github.com/gureum/gureum/internal/events/queue"
 	"github.com/gureum/gureum/internal/events/topic"
@@ -390,6 +391,21 @@ func (s *Server) deadLetterSources(ctx context.Context, qs []queue.Info) (map[st
 			}
 		}
 	}
+	if s.storage != nil {
+		bs, err := s.storage.blobs.Buckets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			ns, err := s.storage.events.Notifications(ctx, b.Name)
+			if err != nil {
+				continue
+			}
+			for _, n := range ns {
+				add(bucket.DeadLetterQueue(b.Name), bucket.DeadLetterSource(b.Name, n.ID))
+			}
+		}
+	}
 	for k := range out {
 		sort.Strings(out[k])
 	}
@@ -475,6 +491,9 @@ func (s *Server) replayOne(ctx context.Context, m *queue.Message) error {
 		})
 		return err
 	case deadletter.KindSubscription:
+		if b, id, ok := bucket.ParseDeadLetterSource(d.Source); ok {
+			return s.storage.events.Redeliver(ctx, b, id, []byte(m.Body), m.TraceParent)
+		}
 		msg, err := fromNotification(d.Source.Name, m.Body, m.TraceParent)
 		if err != nil {
 			return err

@@ -38,7 +38,7 @@ func grantsOf(v *registry.Version) host.Grants {
 	if p == nil {
 		return host.Grants{}
 	}
-	return host.Grants{Publish: p.Publish, Send: p.Send}
+	return host.Grants{Publish: p.Publish, Send: p.Send, Tables: p.Tables, Buckets: p.Buckets, HTTP: p.HTTP}
 }
 
 // hostBinding gives the invoker host capabilities.
@@ -51,11 +51,12 @@ func (b hostBinding) Bind(v *registry.Version, requestID, trace string) engine.H
 	})
 }
 
-func (b hostBinding) Endpoint(v *registry.Version) (string, string) {
+func (b hostBinding) Endpoint(v *registry.Version) (string, string, map[string]string) {
 	if b.s.hostURL == "" {
-		return "", ""
+		return "", "", nil
 	}
-	return b.s.hostURL, host.Token(b.s.hostKey, v.Config.Name, v.VersionString())
+	token := host.Token(b.s.hostKey, v.Config.Name, v.VersionString())
+	return b.s.hostURL, token, b.s.functionEnv(token)
 }
 
 // hostGrants resolves the caller of a host API token.

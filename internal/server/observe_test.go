@@ -40,6 +40,7 @@ func (l *lockedBuffer) String() string {
 
 func TestLogsFollowAcrossRestart(t *testing.T) {
 	cfg := config.Default()
+	cfg.S3Listen = "127.0.0.1:0"
 	cfg.Listen = freeAddr(t)
 	cfg.DataDir = t.TempDir()
 	cfg.DrainTimeout = 10 * time.Second

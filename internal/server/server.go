@@ -55,6 +55,7 @@ type Server struct {
 	gw      *gateway.Gateway
 	admin   *admin.Handler
 	events  *eventSources
+	storage *storageServices
 	metrics *metrics.Metrics
 	obs     *observer // nil when observability is off
 	// lastLatest is the $LATEST versions refresh last applied.
@@ -169,7 +170,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.hostKey, err = newHostKey(); err != nil {
 		return err
 	}
-	s.host = host.New(hostServices{s})
+	s.host = host.NewWith(hostServices{s}, host.Options{
+		Storage: hostStorage{s},
+		Span: func(ctx context.Context, c host.Caller, name string) (string, func(error)) {
+			return s.hostSpan(ctx, c.TraceParent, name)
+		},
+	})
 	// The listener comes before the first prepare: process functions are
 	// given the host API's address on it.
 	ln, err := net.Listen("tcp", s.cfg.Listen)
@@ -195,6 +201,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.inv = invoke.New(icfg)
 	if err := s.startEvents(ctx); err != nil {
+		return err
+	}
+	if err := s.startStorage(ctx); err != nil {
 		return err
 	}
 	s.admin = admin.NewHandler(s, s.token)
@@ -386,6 +395,7 @@ func (s *Server) shutdownOnce(ctx context.Context) error {
 			_ = s.adminSrv.Close()
 		}
 	}
+	errs = append(errs, s.stopStorage(ctx)...)
 	errs = append(errs, s.stopEvents(ctx)...)
 	if s.inv != nil {
 		if err := s.inv.Shutdown(ctx); err != nil {

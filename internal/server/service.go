@@ -145,6 +145,9 @@ func (s *Server) Deploy(ctx context.Context, req admin.DeployRequest) (*admin.De
 	if err := s.deployEvents(ctx, req); err != nil {
 		return nil, err
 	}
+	if err := s.deployStorage(ctx, req); err != nil {
+		return nil, err
+	}
 	res := &admin.DeployResult{}
 	keep := make(map[string]bool, len(req.Functions))
 	for _, cfg := range req.Functions {

@@ -38,6 +38,7 @@ func StartServer(t testing.TB, mutate ...func(*config.Config)) *Node {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.S3Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.DrainTimeout = 10 * time.Second
 	cfg.Env = os.Environ()

@@ -258,6 +258,9 @@ func (f *Function) environment(spec engine.Spec) []string {
 		vars[envHostURL] = spec.HostURL
 		vars[envHostToken] = spec.HostToken
 	}
+	for k, v := range spec.HostEnv {
+		vars[k] = v
+	}
 	env := make([]string, 0, len(vars)+2)
 	for k, v := range vars {
 		env = append(env, k+"="+v)

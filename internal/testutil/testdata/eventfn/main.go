@@ -5,6 +5,7 @@
 //	                in batchItemFailures, "error-all" fails the whole batch
 //	sns MESSAGE     a topic notification; a message starting with "fail" fails
 //	schedule TIME   an EventBridge scheduled event
+//	s3 NAME KEY     a bucket event: its eventName and (decoded) object key
 //	event MSG       any other event {"msg": ..., "fail": bool}
 package main
 
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,6 +31,12 @@ type anyEvent struct {
 		SNS         struct {
 			Message string `json:"Message"`
 		} `json:"Sns"`
+		EventName string `json:"eventName"`
+		S3        struct {
+			Object struct {
+				Key string `json:"key"`
+			} `json:"object"`
+		} `json:"s3"`
 	} `json:"Records"`
 	Source     string `json:"source"`
 	DetailType string `json:"detail-type"`
@@ -63,6 +71,16 @@ func handler(ctx context.Context, raw json.RawMessage) (any, error) {
 			}
 		}
 		return map[string]int{"records": len(ev.Records)}, nil
+	case len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:s3":
+		for _, r := range ev.Records {
+			// Keys arrive URL-encoded, spaces as '+', as S3 writes them.
+			key, err := url.QueryUnescape(r.S3.Object.Key)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Println("s3", r.EventName, key)
+		}
+		return nil, nil
 	case ev.Source == "aws.events" && ev.DetailType == "Scheduled Event":
 		fmt.Println("schedule", ev.Time)
 		return nil, nil

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -29,6 +31,17 @@ type event struct {
 	Attrs   map[string]string  `json:"attrs"`
 	Nums    map[string]float64 `json:"nums"`
 	DelayS  int                `json:"delayS"`
+	// Tables and buckets: kvget, kvput, kvdel, kvlist, blobget, blobput,
+	// blobdel, bloblist; fetch reaches URL through the HTTP capability.
+	Table    string          `json:"table"`
+	Bucket   string          `json:"bucket"`
+	Key      string          `json:"key"`
+	Prefix   string          `json:"prefix"`
+	Value    json.RawMessage `json:"value"`
+	IfAbsent bool            `json:"ifAbsent"`
+	IfRev    uint64          `json:"ifRevision"`
+	TTLS     int             `json:"ttlS"`
+	URL      string          `json:"url"`
 }
 
 var count int
@@ -71,6 +84,11 @@ func handler(ctx context.Context, ev event) (any, error) {
 			hold = append(hold, b)
 		}
 		return map[string]int{"held": len(hold)}, nil
+	case "awsenv":
+		return map[string]string{
+			"endpoint": os.Getenv("AWS_ENDPOINT_URL_S3"), "key": os.Getenv("AWS_ACCESS_KEY_ID"),
+			"secret": os.Getenv("AWS_SECRET_ACCESS_KEY"), "region": os.Getenv("AWS_REGION"),
+		}, nil
 	case "files":
 		_, err := os.ReadDir("/")
 		return map[string]string{"err": fmt.Sprint(err)}, nil
@@ -99,7 +117,70 @@ func handler(ctx context.Context, ev event) (any, error) {
 		}
 		return map[string]string{"messageId": id}, nil
 	}
+	if out, ok, err := storageOp(ctx, ev); ok {
+		return out, err
+	}
 	return nil, fmt.Errorf("unknown op %q", ev.Op)
+}
+
+// storageOp serves the table, bucket and fetch operations; ok is false for
+// any other operation.
+func storageOp(ctx context.Context, ev event) (out any, ok bool, err error) {
+	t, b := gureum.Table(ev.Table), gureum.Bucket(ev.Bucket)
+	switch ev.Op {
+	case "kvget":
+		out, err = t.Get(ctx, ev.Key)
+	case "kvput":
+		var opts []gureum.WriteOption
+		if ev.IfAbsent {
+			opts = append(opts, gureum.IfAbsent())
+		}
+		if ev.IfRev != 0 {
+			opts = append(opts, gureum.IfRevision(ev.IfRev))
+		}
+		if ev.TTLS != 0 {
+			opts = append(opts, gureum.WithTTL(time.Duration(ev.TTLS)*time.Second))
+		}
+		var rev uint64
+		rev, err = t.Put(ctx, ev.Key, ev.Value, opts...)
+		out = map[string]uint64{"revision": rev}
+	case "kvdel":
+		err = t.Delete(ctx, ev.Key, gureum.IfRevision(ev.IfRev))
+		out = map[string]bool{"deleted": err == nil}
+	case "kvlist":
+		out, err = t.List(ctx, gureum.ListOptions{Prefix: ev.Prefix})
+	case "blobget":
+		var o gureum.Object
+		o, err = b.Get(ctx, ev.Key)
+		out = map[string]any{"body": string(o.Body), "etag": o.ETag, "contentType": o.ContentType, "size": o.Size}
+	case "blobput":
+		var etag string
+		etag, err = b.Put(ctx, ev.Key, []byte(ev.Msg), gureum.WithContentType("text/plain"))
+		out = map[string]string{"etag": etag}
+	case "blobdel":
+		err = b.Delete(ctx, ev.Key)
+		out = map[string]bool{"deleted": err == nil}
+	case "bloblist":
+		out, err = b.List(ctx, gureum.ObjectListOptions{Prefix: ev.Prefix})
+	case "fetch":
+		var req *http.Request
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, ev.URL, nil); err != nil {
+			return nil, true, err
+		}
+		var resp *http.Response
+		if resp, err = gureum.HTTPClient().Do(req); err != nil {
+			return nil, true, err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		out = map[string]any{"status": resp.StatusCode, "body": string(body)}
+	default:
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	return out, true, nil
 }
 
 func main() {
