@@ -49,7 +49,7 @@ type Config struct {
 	// Region names the node's region in ARNs and in Signature V4 scopes.
 	Region string
 	// AccessKeyID and SecretAccessKey, when both are set, make the
-	// AWS-compatible APIs (the Lambda Invoke API) verify Signature V4 and
+	// AWS-compatible APIs (the Lambda Invoke API and the S3 API) verify Signature V4 and
 	// refuse requests not signed with them. When empty, any credentials are
 	// accepted: the local default.
 	AccessKeyID     string

@@ -59,8 +59,26 @@
 //		return err
 //	}
 //
+// # Tables, buckets and HTTP
+//
+// [Table] reads and writes JSON items of a table, with conditional writes
+// ([IfAbsent], [IfRevision]) and TTLs ([WithTTL]); [Bucket] reads and writes
+// objects of a bucket (the same buckets the node's S3-compatible API serves,
+// whose changes trigger bucket events); [HTTPClient] reaches HTTP hosts. Each
+// needs its grant:
+//
+//	permissions: {tables: [orders:rw], buckets: [uploads:r, thumbs:w], http: [api.example.com]}
+//
+//	var o Order
+//	rev, err := gureum.Table("orders").GetJSON(ctx, id, &o)
+//	o.Status = "paid"
+//	_, err = gureum.Table("orders").PutJSON(ctx, id, o, gureum.IfRevision(rev))
+//	if errors.Is(err, gureum.ErrConditionFailed) { ... } // someone else wrote first
+//	img, err := gureum.Bucket("uploads").Get(ctx, key)
+//	_, err = gureum.Bucket("thumbs").Put(ctx, "t/"+key, small, gureum.WithContentType("image/png"))
+//
 // Failures are [*Error] values with a stable code; match them with
-// errors.Is and [ErrAccessDenied], [ErrNotFound], [ErrInvalidParameter],
+// errors.Is and [ErrAccessDenied], [ErrNotFound], [ErrConditionFailed], [ErrInvalidParameter],
 // [ErrTooLarge] or [ErrUnavailable]. In a wasm function the calls go to the
 // host through the gureum module's imports; in a process function they are
 // HTTP requests to the node at GUREUM_HOST_URL with GUREUM_HOST_TOKEN, which
