@@ -17,7 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gureum/gureum/internal/admin"
+	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/events/async"
 	"github.com/gureum/gureum/internal/events/bucket"
 	"github.com/gureum/gureum/internal/events/deadletter"
@@ -33,6 +36,7 @@ import (
 // storageServices are the node's tables, buckets, bucket events and the
 // S3-compatible API.
 type storageServices struct {
+	apps    jetstream.KeyValue // "table.NAME" / "bucket.NAME" → the app whose deploy created it
 	kv      *kv.Store
 	blobs   *blob.Store
 	events  *bucket.Service
@@ -51,6 +55,9 @@ func (s *Server) startStorage(ctx context.Context) error {
 	s.storage = st
 	st.kv = kv.Open(js, kv.Config{Replicas: reps})
 	var err error
+	if st.apps, err = bus.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: "gureum_storage_apps", Replicas: reps}); err != nil {
+		return fmt.Errorf("open storage owners: %w", err)
+	}
 	if st.events, err = bucket.New(js, bucket.Config{
 		Region: s.cfg.Region, Deliverer: bucketDeliverer{s}, Replicas: reps,
 		RetryBase: s.cfg.EventRetryBase, Logger: s.log,
@@ -228,13 +235,21 @@ func bucketSource(event []byte) string {
 func (s *Server) deployStorage(ctx context.Context, req admin.DeployRequest) error {
 	st := s.storage
 	for _, t := range req.Tables {
-		if _, err := st.kv.CreateTable(ctx, t.Name); err != nil {
+		created, err := st.kv.CreateTable(ctx, t.Name)
+		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Name, err)
+		}
+		if created {
+			st.setApp(ctx, "table."+t.Name, req.App)
 		}
 	}
 	for _, b := range req.Buckets {
-		if err := st.blobs.CreateBucket(ctx, b.Name); err != nil && !errors.Is(err, blob.ErrBucketExists) {
+		err := st.blobs.CreateBucket(ctx, b.Name)
+		if err != nil && !errors.Is(err, blob.ErrBucketExists) {
 			return fmt.Errorf("bucket %s: %w", b.Name, err)
+		}
+		if err == nil {
+			st.setApp(ctx, "bucket."+b.Name, req.App)
 		}
 	}
 	want := make(map[string]map[string][]bucket.Notification) // bucket -> owner -> notifications
@@ -272,6 +287,26 @@ func (s *Server) deployStorage(ctx context.Context, req admin.DeployRequest) err
 		owners = append(owners, "function:"+fc.Name)
 	}
 	return s.reconcileNotifications(ctx, owners, want)
+}
+
+// setApp records the app that created a table or bucket; a failure only
+// leaves the app column empty.
+func (st *storageServices) setApp(ctx context.Context, key, app string) {
+	_, _ = st.apps.Put(ctx, key, []byte(app))
+}
+
+// appOf is the app that created a table or bucket, or "".
+func (st *storageServices) appOf(ctx context.Context, key string) string {
+	e, err := st.apps.Get(ctx, key)
+	if err != nil {
+		return ""
+	}
+	return string(e.Value())
+}
+
+// forgetApp drops the record of a removed table or bucket.
+func (st *storageServices) forgetApp(ctx context.Context, key string) {
+	_ = st.apps.Purge(ctx, key)
 }
 
 // reconcileNotifications makes the notifications of owners on every bucket
@@ -555,6 +590,7 @@ func (s *Server) Tables(ctx context.Context) ([]admin.TableInfo, error) {
 	out := make([]admin.TableInfo, len(ts))
 	for i, t := range ts {
 		out[i] = toTableInfo(t)
+		out[i].App = s.storage.appOf(ctx, "table."+t.Name)
 	}
 	return out, nil
 }
@@ -566,6 +602,7 @@ func (s *Server) Table(ctx context.Context, name string) (*admin.TableInfo, erro
 		return nil, adminKVErr(err, name)
 	}
 	info := toTableInfo(t)
+	info.App = s.storage.appOf(ctx, "table."+t.Name)
 	return &info, nil
 }
 
@@ -581,7 +618,11 @@ func (s *Server) PutTable(ctx context.Context, name string) (bool, error) {
 
 // DeleteTable removes a table and its items.
 func (s *Server) DeleteTable(ctx context.Context, name string) error {
-	return adminKVErr(s.storage.kv.DeleteTable(ctx, name), name)
+	if err := s.storage.kv.DeleteTable(ctx, name); err != nil {
+		return adminKVErr(err, name)
+	}
+	s.storage.forgetApp(ctx, "table."+name)
+	return nil
 }
 
 // GetItem reads an item.
@@ -685,7 +726,7 @@ func (s *Server) bucketInfo(ctx context.Context, b blob.BucketInfo) (*admin.Buck
 	if err != nil {
 		return nil, err
 	}
-	info := &admin.BucketInfo{Name: b.Name, Objects: b.Objects, Bytes: b.Bytes, CreatedAt: b.CreatedAt}
+	info := &admin.BucketInfo{Name: b.Name, App: s.storage.appOf(ctx, "bucket."+b.Name), Objects: b.Objects, Bytes: b.Bytes, CreatedAt: b.CreatedAt}
 	for _, n := range ns {
 		info.Notifications = append(info.Notifications, admin.BucketNotification{
 			ID: n.ID, Target: n.Target, On: n.On, Prefix: n.Prefix, Suffix: n.Suffix, Owner: n.Owner,
@@ -735,6 +776,7 @@ func (s *Server) DeleteBucket(ctx context.Context, name string, force bool) erro
 	if err := st.blobs.DeleteBucket(ctx, name); err != nil {
 		return adminBlobErr(err, name)
 	}
+	st.forgetApp(ctx, "bucket."+name)
 	return st.events.RemoveBucket(ctx, name)
 }
 

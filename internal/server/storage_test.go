@@ -84,6 +84,14 @@ buckets:
 		t.Fatalf("deploy: %+v", r)
 	}
 
+	// The deploy created the tables and buckets and names itself as their app.
+	if ts, err := n.Server.Tables(context.Background()); err != nil || len(ts) != 1 || ts[0].Name != "orders" || ts[0].App != "store" {
+		t.Fatalf("tables after deploy: %+v, %v", ts, err)
+	}
+	if bs, err := n.Server.Buckets(context.Background()); err != nil || len(bs) != 2 || bs[0].App != "store" {
+		t.Fatalf("buckets after deploy: %+v, %v", bs, err)
+	}
+
 	// Tables: put, get, conditional writes, list by prefix.
 	out, fail := invokeJSON(t, n, "api", `{"op":"kvput","table":"orders","key":"o-1","value":{"total":12}}`)
 	if fail != "" || out["revision"].(float64) == 0 {
