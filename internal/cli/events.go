@@ -245,19 +245,38 @@ func wholeSeconds(flag string, d time.Duration, max int) (int, error) {
 	return int(d / time.Second), nil
 }
 
-// explain adds to an API error what the user can do about it.
+// notFoundKinds names, for each "no such NAME" code of the admin API, the
+// kind whose ls command lists what there is.
+var notFoundKinds = map[string]string{
+	admin.CodeQueueNotFound:  "queue",
+	admin.CodeTopicNotFound:  "topic",
+	admin.CodeTableNotFound:  "table",
+	admin.CodeBucketNotFound: "bucket",
+}
+
+// explain adds to an API error of the event endpoints what the user can do
+// about it.
 func explain(err error) error {
+	return explainAs(err, "queues, topics and schedules")
+}
+
+// explainStorage is explain for the tables and buckets endpoints.
+func explainStorage(err error) error {
+	return explainAs(err, "tables and buckets")
+}
+
+// explainAs adds to an API error what the user can do about it; feature
+// names what an older node would not serve.
+func explainAs(err error, feature string) error {
 	var e *apiclient.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	switch {
-	case e.Code == admin.CodeQueueNotFound:
-		return fmt.Errorf("%w; see 'gureum queue ls' for the queues there are", err)
-	case e.Code == admin.CodeTopicNotFound:
-		return fmt.Errorf("%w; see 'gureum topic ls' for the topics there are", err)
-	case isMissingEndpoint(err):
-		return fmt.Errorf("%w; the node does not serve queues, topics and schedules yet: is it an older gureum?", err)
+	if kind, ok := notFoundKinds[e.Code]; ok {
+		return fmt.Errorf("%w; see 'gureum %s ls' for the %ss there are", err, kind, kind)
+	}
+	if isMissingEndpoint(err) {
+		return fmt.Errorf("%w; the node does not serve %s yet: is it an older gureum?", err, feature)
 	}
 	return err
 }

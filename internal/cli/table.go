@@ -38,24 +38,6 @@ table.`,
 	return cmd
 }
 
-// explainStorage adds to an API error of the tables and buckets endpoints
-// what the user can do about it.
-func explainStorage(err error) error {
-	var e *apiclient.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch {
-	case e.Code == admin.CodeTableNotFound:
-		return fmt.Errorf("%w; see 'gureum table ls' for the tables there are", err)
-	case e.Code == admin.CodeBucketNotFound:
-		return fmt.Errorf("%w; see 'gureum bucket ls' for the buckets there are", err)
-	case isMissingEndpoint(err):
-		return fmt.Errorf("%w; the node does not serve tables and buckets yet: is it an older gureum?", err)
-	}
-	return err
-}
-
 func newTableCreate(env IO) *cobra.Command {
 	var cf clientFlags
 	var output string
