@@ -99,16 +99,22 @@ func (p *parser) refName(n *yaml.Node, sp, kind, example string) (string, bool) 
 	return v, true
 }
 
-func (p *parser) queues(e entry) []*Queue {
+// section returns the entries of a top-level map of names to settings;
+// anything but a map is a problem, with example as the fix.
+func (p *parser) section(e entry, kind, example string) []entry {
 	if isNull(e.val) {
 		return nil
 	}
 	if e.val.Kind != yaml.MappingNode {
-		p.add(e.val, "queues", describe(e.val)+" where a map of queue names to settings belongs; e.g. queues: {orders: {visibility: 1m}}")
+		p.add(e.val, e.name, describe(e.val)+" where a map of "+kind+" names to settings belongs; e.g. "+example)
 		return nil
 	}
+	return p.entries(e.val, e.name)
+}
+
+func (p *parser) queues(e entry) []*Queue {
 	var qs []*Queue
-	for _, qe := range p.entries(e.val, "queues") {
+	for _, qe := range p.section(e, "queue", "queues: {orders: {visibility: 1m}}") {
 		qs = append(qs, p.queue(qe))
 	}
 	return qs
@@ -170,15 +176,8 @@ func (p *parser) queue(e entry) *Queue {
 }
 
 func (p *parser) topics(e entry) []*Topic {
-	if isNull(e.val) {
-		return nil
-	}
-	if e.val.Kind != yaml.MappingNode {
-		p.add(e.val, "topics", describe(e.val)+" where a map of topic names to settings belongs; e.g. topics: {order-events: {}}")
-		return nil
-	}
 	var ts []*Topic
-	for _, te := range p.entries(e.val, "topics") {
+	for _, te := range p.section(e, "topic", "topics: {order-events: {}}") {
 		ts = append(ts, p.topic(te))
 	}
 	return ts

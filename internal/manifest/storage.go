@@ -64,15 +64,8 @@ func isLowerAlnum(c byte) bool {
 }
 
 func (p *parser) tables(e entry) []*Table {
-	if isNull(e.val) {
-		return nil
-	}
-	if e.val.Kind != yaml.MappingNode {
-		p.add(e.val, "tables", describe(e.val)+" where a map of table names belongs; e.g. tables: {orders: {}}")
-		return nil
-	}
 	var ts []*Table
-	for _, te := range p.entries(e.val, "tables") {
+	for _, te := range p.section(e, "table", "tables: {orders: {}}") {
 		tp := "tables." + te.name
 		if !validTableName(te.name) {
 			p.add(te.key, tp, fmt.Sprintf("%q is not a valid table name; use %s, e.g. orders", te.name, nameRule(kindTable)))
@@ -92,15 +85,8 @@ func (p *parser) tables(e entry) []*Table {
 }
 
 func (p *parser) buckets(e entry) []*Bucket {
-	if isNull(e.val) {
-		return nil
-	}
-	if e.val.Kind != yaml.MappingNode {
-		p.add(e.val, "buckets", describe(e.val)+" where a map of bucket names to settings belongs; e.g. buckets: {uploads: {}}")
-		return nil
-	}
 	var bs []*Bucket
-	for _, be := range p.entries(e.val, "buckets") {
+	for _, be := range p.section(e, "bucket", "buckets: {uploads: {}}") {
 		bs = append(bs, p.bucket(be))
 	}
 	return bs
