@@ -21,22 +21,36 @@ func benchObserve(ctx context.Context, e *env) ([]row, error) {
 		return nil, err
 	}
 	defer off.stop()
+	// Four rounds, the order swapped every round (off-on, on-off, ...), so
+	// that drift in the machine's speed during the run falls on both sides
+	// alike; the difference measured is a few percent, the noise of one
+	// short run about as much.
+	const rounds = 4
 	conns, d := e.opts.conns, e.opts.duration/2
 	var onN, offN float64
-	for round := range 2 {
+	for round := range rounds {
 		e.logf("round %d", round+1)
-		r, err := e.measureLoad(ctx, "off", off.gureumURL, conns, d)
-		if err != nil {
-			return nil, err
+		order := []string{"off", "on"}
+		if round%2 == 1 {
+			order = []string{"on", "off"}
 		}
-		offN += r.rps()
-		r, err = e.measureLoad(ctx, "on", on.gureumURL, conns, d)
-		if err != nil {
-			return nil, err
+		for _, which := range order {
+			url := off.gureumURL
+			if which == "on" {
+				url = on.gureumURL
+			}
+			r, err := e.measureLoad(ctx, which, url, conns, d)
+			if err != nil {
+				return nil, err
+			}
+			if which == "on" {
+				onN += r.rps()
+			} else {
+				offN += r.rps()
+			}
 		}
-		onN += r.rps()
 	}
-	onN, offN = onN/2, offN/2
+	onN, offN = onN/rounds, offN/rounds
 	slower := 1 - onN/offN
 	return []row{{
 		Name:     fmt.Sprintf("12. warm GET /hello rps, %d connections: observability on (records, metrics, traces) vs off", conns),
