@@ -85,17 +85,19 @@ func (o *observer) Begin(ctx context.Context, function, version, parent string) 
 	ctx, span := o.otel.Start(ctx, "invoke "+function, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
 	return obtrace.TraceParent(ctx), func(r *records.Record) {
 		done()
-		span.SetAttributes(
-			attribute.String("faas.version", r.Version),
-			attribute.String("faas.invocation_id", r.RequestID),
-			attribute.String("faas.trigger", r.Trigger),
-			attribute.Bool("faas.coldstart", r.Cold),
-			attribute.String("gureum.outcome", r.Outcome),
-		)
-		if r.Outcome != records.OutcomeSuccess && r.Outcome != "" {
-			span.SetStatus(codes.Error, r.Outcome+": "+r.ErrorType)
+		if span.IsRecording() { // most traces are not sampled: skip the attributes
+			span.SetAttributes(
+				attribute.String("faas.version", r.Version),
+				attribute.String("faas.invocation_id", r.RequestID),
+				attribute.String("faas.trigger", r.Trigger),
+				attribute.Bool("faas.coldstart", r.Cold),
+				attribute.String("gureum.outcome", r.Outcome),
+			)
+			if r.Outcome != records.OutcomeSuccess && r.Outcome != "" {
+				span.SetStatus(codes.Error, r.Outcome+": "+r.ErrorType)
+			}
+			span.End()
 		}
-		span.End()
 		o.metrics.Invocation(function, r.Trigger, r.Outcome, r.Cold, r.InitDuration, r.Duration)
 		o.records.Append(*r)
 	}
@@ -107,11 +109,13 @@ func (o *observer) Request(ctx context.Context, route, method, parent string) (s
 	ctx = obtrace.ContextWithTraceParent(ctx, parent)
 	ctx, span := o.otel.Start(ctx, route, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
 	return obtrace.TraceParent(ctx), func(status int) {
-		span.SetAttributes(attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status))
-		if status >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(status))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, strconv.Itoa(status))
+			}
+			span.End()
 		}
-		span.End()
 		o.metrics.HTTPRequest(route, method, status, time.Since(start))
 	}
 }
