@@ -44,7 +44,7 @@ func TestThumbnails(t *testing.T) {
 	if got, want := vs[len(vs)-1].Config.Permissions, (&registry.Permissions{Buckets: []string{"uploads:r", "thumbs:w"}}); !permissionsEqual(got, want) {
 		t.Fatalf("thumbnail is deployed with %+v, want %+v", got, want)
 	}
-	if r := n.CLI("lint", "thumbnails"); r.Code != 0 || strings.Contains(r.Stdout+r.Stderr, "gureum.yaml:") {
+	if r := n.CLI("lint", "thumbnails"); r.Code != 0 || strings.Contains(r.Stdout, "gureum.yaml:") || !strings.Contains(r.Stderr, "no grant broader than their code needs") {
 		t.Errorf("gureum lint thumbnails: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
 	client := s3.New(s3.Options{

@@ -48,6 +48,11 @@ manifest has problems, 0 otherwise.`,
 				for _, f := range findings {
 					fmt.Fprintf(env.Stdout, "%s:%d: %s: %s\n", file, f.Line, f.Code, f.Message)
 				}
+				if len(findings) == 0 {
+					fmt.Fprintf(env.Stderr, "%s: %d functions, no grant broader than their code needs\n", file, len(p.Functions))
+				} else {
+					fmt.Fprintf(env.Stderr, "%s: %d findings\n", file, len(findings))
+				}
 			}
 			switch n := lintErrors(findings); n {
 			case 0:

@@ -57,8 +57,8 @@ func runLint(t *testing.T, dir string, args ...string) (code int, stdout, stderr
 func TestLintClean(t *testing.T) {
 	dir := lintProject(t, "      tables: [orders:r]\n      publish: [events]\n")
 	code, out, errs := runLint(t, dir)
-	if code != 0 || out != "" || errs != "" {
-		t.Fatalf("lint: exit %d, stdout %q, stderr %q; want 0 and nothing printed", code, out, errs)
+	if code != 0 || out != "" || errs != "gureum.yaml: 1 functions, no grant broader than their code needs\n" {
+		t.Fatalf("lint: exit %d, stdout %q, stderr %q; want 0, no findings and the summary", code, out, errs)
 	}
 	code, out, _ = runLint(t, dir, "-o", "json")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
@@ -72,7 +72,7 @@ func TestLintWarnings(t *testing.T) {
 	code, out, errs := runLint(t, filepath.Dir(dir), filepath.Base(dir))
 	want := filepath.Join(filepath.Base(dir), "gureum.yaml") + ":6: unused-write: function api only reads table orders (api/main.go:10), but orders:rw also allows writing: grant orders:r instead\n" +
 		filepath.Join(filepath.Base(dir), "gureum.yaml") + ":7: wildcard-grant: function api is granted every topic (*); its code uses only these: grant publish: [events] instead\n"
-	if code != 0 || out != want || errs != "" {
+	if code != 0 || out != want || errs != filepath.Join(filepath.Base(dir), "gureum.yaml")+": 2 findings\n" {
 		t.Fatalf("lint: exit %d, stderr %q, stdout\n%s\nwant exit 0 and\n%s", code, errs, out, want)
 	}
 }
