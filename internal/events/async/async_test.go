@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/bus/bustest"
 	"github.com/gureum/gureum/internal/events/deadletter"
 	"github.com/gureum/gureum/internal/invoke"
 )
@@ -21,16 +22,6 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func startBus(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Start(testContext(t), bus.Config{DataDir: dir})
-	if err != nil {
-		t.Fatalf("start bus: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	return b
 }
 
 // fakeInvoker answers invocations with respond, counting calls per request.
@@ -213,7 +204,7 @@ func functionError(msg, typ string) (*invoke.Result, error) {
 }
 
 func TestSuccess(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{}
 	dest := &fakeDestinations{}
 	s := openService(t, b, Config{Invoker: inv, Destinations: dest})
@@ -245,7 +236,7 @@ func TestSuccess(t *testing.T) {
 }
 
 func TestFunctionErrorRetriedThenDeadLettered(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{respond: func(n int, req *invoke.Request) (*invoke.Result, error) {
 		return functionError(fmt.Sprintf("boom %d", n), "Boom")
 	}}
@@ -285,7 +276,7 @@ func TestFunctionErrorRetriedThenDeadLettered(t *testing.T) {
 }
 
 func TestRetriesZero(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) {
 		return &invoke.Result{Version: "1"}, fmt.Errorf("%w after 3s", invoke.ErrTimeout)
 	}}
@@ -305,7 +296,7 @@ func TestRetriesZero(t *testing.T) {
 }
 
 func TestThrottledDoesNotUseAttempts(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	// Three throttles, one failure, then success: with one retry allowed
 	// the event succeeds only if throttles are not attempts.
 	inv := &fakeInvoker{respond: func(n int, req *invoke.Request) (*invoke.Result, error) {
@@ -360,7 +351,7 @@ func decodeRecord(t *testing.T, b []byte) *Record {
 }
 
 func TestMaxEventAge(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	var clk clock
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) {
 		return nil, invoke.ErrThrottled
@@ -395,7 +386,7 @@ func TestMaxEventAge(t *testing.T) {
 }
 
 func TestOnSuccessRecord(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) {
 		return &invoke.Result{Version: "3", Payload: []byte(`{"ok": true}`)}, nil
 	}}
@@ -449,7 +440,7 @@ func TestDestinationFailureRetried(t *testing.T) {
 			Settings{Retries: intp(0), OnFailure: &Destination{Kind: KindQueue, Name: "failed"}}, ConditionRetriesExhausted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBus(t, t.TempDir())
+			b := bustest.Start(t)
 			inv := &fakeInvoker{respond: tc.respond}
 			dest := &fakeDestinations{failSends: 3}
 			s := openService(t, b, Config{Invoker: inv, Destinations: dest, Settings: settingsOf(tc.st)})
@@ -484,7 +475,7 @@ func TestDestinationFailureRetried(t *testing.T) {
 }
 
 func TestDeadLetterFailureRetried(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) { return functionError("x", "X") }}
 	dest := &fakeDestinations{failDLs: 2}
 	s := openService(t, b, Config{Invoker: inv, Destinations: dest, Settings: settingsOf(Settings{Retries: intp(0)})})
@@ -499,7 +490,7 @@ func TestDeadLetterFailureRetried(t *testing.T) {
 }
 
 func TestFunctionNotFound(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) {
 		return nil, fmt.Errorf("%w: gone:$LATEST", invoke.ErrFunctionNotFound)
 	}}
@@ -515,7 +506,7 @@ func TestFunctionNotFound(t *testing.T) {
 }
 
 func TestTwoServicesShareWork(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	slow := func(int, *invoke.Request) (*invoke.Result, error) {
 		time.Sleep(20 * time.Millisecond)
 		return &invoke.Result{Version: "1"}, nil
@@ -574,7 +565,7 @@ func TestRestartRunsAcceptedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b2 := startBus(t, dir)
+	b2 := bustest.StartIn(t, dir)
 	dest := &fakeDestinations{}
 	s2 := openService(t, b2, Config{Invoker: inv, Destinations: dest})
 	if n := pending(t, s2, "idle"); n != 3 {
@@ -601,7 +592,7 @@ func TestRestartRunsAcceptedEvents(t *testing.T) {
 }
 
 func TestShutdownWaitsForInFlight(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	release := make(chan struct{})
 	inv := &fakeInvoker{respond: func(int, *invoke.Request) (*invoke.Result, error) {
 		<-release
@@ -634,7 +625,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 }
 
 func TestShutdownDeadlineLeavesEventForLater(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	blocking := &ctxInvoker{}
 	s := openService(t, b, Config{Invoker: blocking})
 	run(t, s, "stuck")
@@ -662,7 +653,7 @@ func (c *ctxInvoker) Invoke(ctx context.Context, req *invoke.Request) (*invoke.R
 }
 
 func TestSyncStopsAndRestartsWorkers(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{}
 	s := openService(t, b, Config{Invoker: inv})
 	run(t, s, "a", "b")
@@ -680,7 +671,7 @@ func TestSyncStopsAndRestartsWorkers(t *testing.T) {
 }
 
 func TestSubmitValidation(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	s := openService(t, b, Config{})
 	ctx := testContext(t)
 	big := json.RawMessage(`"` + strings.Repeat("x", MaxPayloadBytes) + `"`)
@@ -746,7 +737,7 @@ func TestOpenRequiresDependencies(t *testing.T) {
 }
 
 func TestMalformedEventDeadLettered(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	inv := &fakeInvoker{}
 	dest := &fakeDestinations{}
 	s := openService(t, b, Config{Invoker: inv, Destinations: dest})

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/events/consumer"
 	"github.com/gureum/gureum/internal/storage/blob"
 )
 
@@ -147,24 +148,10 @@ type Service struct {
 	setup   sync.Mutex         // held while the stream and KV bucket are made sure of
 	kvReady jetstream.KeyValue // set once both exist
 
-	mu      sync.Mutex
-	state   int                // stateNew, stateStarted, stateClosed
+	group   *consumer.Group    // runs the runners; its lifecycle is the Service's
+	mu      sync.Mutex         // guards runners
 	runners map[string]*runner // by KV key
-	fetch   context.Context    // ends when fetching stops (watch and runners)
-	stop    context.CancelFunc
-	deliver context.Context // ends when deliveries in flight must stop
-	abort   context.CancelFunc
-	wg      sync.WaitGroup // the watch and every runner
-
-	shutdownOnce sync.Once
-	shutdownErr  error
 }
-
-const (
-	stateNew = iota
-	stateStarted
-	stateClosed
-)
 
 // New returns a Service on js. It does no I/O: the stream and the KV bucket
 // are made sure of by the first call that needs them.
@@ -178,7 +165,23 @@ func New(js jetstream.JetStream, cfg Config) (*Service, error) {
 	if cfg.MaxAttempts < 0 {
 		return nil, fmt.Errorf("bucket events: %w", invalidf("max attempts %d", cfg.MaxAttempts))
 	}
-	return &Service{cfg: cfg.withDefaults(), js: js, runners: map[string]*runner{}}, nil
+	cfg = cfg.withDefaults()
+	group := consumer.NewGroup(consumer.Config{
+		JetStream:      js,
+		Name:           "bucket events",
+		Records:        "notification",
+		Item:           "event",
+		Logger:         cfg.Logger,
+		RetryBase:      cfg.RetryBase,
+		RetryMax:       cfg.RetryMax,
+		AttemptTimeout: cfg.AttemptTimeout,
+		MaxAckPending:  maxAckPending,
+		MaxInFlight:    maxInFlight,
+		// A dead-lettering cut short by Shutdown is handed back at once,
+		// like an attempt cut short.
+		NakAbortedDeadLetter: true,
+	})
+	return &Service{cfg: cfg, js: js, group: group, runners: map[string]*runner{}}, nil
 }
 
 // kv makes sure the stream and the KV bucket exist, once per Service (again

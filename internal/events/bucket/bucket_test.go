@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gureum/gureum/internal/bus/bustest"
 	"github.com/gureum/gureum/internal/events/deadletter"
 	"github.com/gureum/gureum/internal/registry"
 	"github.com/gureum/gureum/internal/storage/blob"
@@ -31,7 +32,7 @@ func decodeS3(t *testing.T, body string) events.S3EventRecord {
 }
 
 func TestDeliveryToTargets(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	s := newService(t, b.JetStream(), rec, true)
 	const bucket = "photos.example"
@@ -112,7 +113,7 @@ func TestDeliveryToTargets(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	s := newService(t, b.JetStream(), rec, true)
 	setNotes(t, s, "media", "app:a",
@@ -163,7 +164,7 @@ func TestFilters(t *testing.T) {
 }
 
 func TestTwoNodesDeliverEachEventOnce(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	// Admin is not started: it only manages and records; the two nodes
 	// deliver, following notifications made through it.
@@ -209,7 +210,7 @@ func TestTwoNodesDeliverEachEventOnce(t *testing.T) {
 }
 
 func TestRetryThenSucceed(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	rec.fail = failFirst(2)
 	s := newService(t, b.JetStream(), rec, true)
@@ -226,7 +227,7 @@ func TestRetryThenSucceed(t *testing.T) {
 }
 
 func TestDeadLetterAndRedeliver(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	rec.fail = failFirst(1000)
 	rec.failDead = func(n int) error {
@@ -297,7 +298,7 @@ func TestDeadLetterAndRedeliver(t *testing.T) {
 }
 
 func TestUnreadableEventIsDeadLettered(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	s := newService(t, b.JetStream(), rec, true)
 	setNotes(t, s, "b", "app:a", Notification{ID: "n", Target: "queue:q", On: []string{registry.BucketCreated}})
@@ -314,7 +315,7 @@ func TestUnreadableEventIsDeadLettered(t *testing.T) {
 }
 
 func TestSetNotificationsReconcilesByOwner(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	js := b.JetStream()
 	rec := newRecorder()
 	s := newService(t, js, rec, true)
@@ -394,7 +395,7 @@ func TestSetNotificationsReconcilesByOwner(t *testing.T) {
 
 func TestEventsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	b1 := startBus(t, dir)
+	b1 := bustest.StartIn(t, dir)
 	s1 := newService(t, b1.JetStream(), nil, false)
 	setNotes(t, s1, "b", "app:a", Notification{ID: "n", Target: "queue:q", On: []string{registry.BucketCreated}})
 	// Recorded while no node delivers.
@@ -403,7 +404,7 @@ func TestEventsSurviveRestart(t *testing.T) {
 		t.Fatalf("bus shutdown: %v", err)
 	}
 
-	b2 := startBus(t, dir)
+	b2 := bustest.StartIn(t, dir)
 	rec := newRecorder()
 	newService(t, b2.JetStream(), rec, true)
 	waitFor(t, "the events recorded before the restart", func() bool { return rec.count() == 3 })
@@ -418,7 +419,7 @@ func TestEventsSurviveRestart(t *testing.T) {
 }
 
 func TestNewNotificationGetsNoOldEvents(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	s := newService(t, b.JetStream(), rec, false)
 	created := []string{registry.BucketCreated}
@@ -460,7 +461,7 @@ func TestNewNotificationGetsNoOldEvents(t *testing.T) {
 }
 
 func TestRemoveBucket(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	js := b.JetStream()
 	s := newService(t, js, nil, false) // nobody delivers: events stay pending
 	created := []string{registry.BucketCreated}
@@ -497,7 +498,7 @@ func TestRemoveBucket(t *testing.T) {
 }
 
 func TestShutdownAwaitsWork(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	rec.block = make(chan struct{})
 	rec.started = make(chan struct{}, 10)
@@ -543,7 +544,7 @@ func TestShutdownAwaitsWork(t *testing.T) {
 }
 
 func TestShutdownDeadlineCancelsDelivery(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	rec.block = make(chan struct{}) // never closed: only cancellation ends it
 	rec.started = make(chan struct{}, 10)
@@ -569,7 +570,7 @@ func TestShutdownDeadlineCancelsDelivery(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	if _, err := New(nil, Config{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("New(nil): %v", err)
 	}
@@ -585,7 +586,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestStreamMadeAgain(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	rec := newRecorder()
 	s := newService(t, b.JetStream(), rec, false)
 	setNotes(t, s, "b", "app:a", Notification{ID: "n", Target: "queue:q", On: []string{registry.BucketCreated}})

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gureum/gureum/internal/events/consumer"
 	"github.com/gureum/gureum/internal/events/deadletter"
 )
 
@@ -75,11 +73,10 @@ func DeadLetterQueue(bucket string) string {
 
 // runner delivers one notification's events on this node.
 type runner struct {
-	s      *Service
-	key    string                       // its KV key
-	note   atomic.Pointer[Notification] // replaced when the notification changes
-	cancel context.CancelFunc           // stops fetching
-	fails  failures
+	s    *Service
+	key  string                       // its KV key
+	note atomic.Pointer[Notification] // replaced when the notification changes
+	c    *consumer.Runner
 }
 
 // Start begins delivery for every notification and follows changes made
@@ -93,77 +90,13 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start bucket events: %w", err)
 	}
-	s.mu.Lock()
-	if s.state != stateNew {
-		s.mu.Unlock()
-		return fmt.Errorf("start bucket events: %w", ErrClosed)
-	}
-	s.state = stateStarted
-	s.fetch, s.stop = context.WithCancel(context.Background())
-	s.deliver, s.abort = context.WithCancel(context.Background())
-	s.mu.Unlock()
-
-	fail := func(err error) error {
-		s.mu.Lock()
-		s.state = stateClosed
-		s.mu.Unlock()
-		s.stop()
-		s.abort()
-		s.wg.Wait()
+	if err := s.group.Start(ctx, kv, notePrefix+">", s.apply); err != nil {
+		if errors.Is(err, consumer.ErrClosed) {
+			err = ErrClosed
+		}
 		return fmt.Errorf("start bucket events: %w", err)
 	}
-	// The watcher lives as long as fetching does, not as long as ctx.
-	w, err := kv.Watch(s.fetch, notePrefix+">")
-	if err != nil {
-		return fail(err)
-	}
-	for initial := true; initial; {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fail(errors.New("notification watch closed"))
-			}
-			if e == nil {
-				initial = false
-				break
-			}
-			s.apply(e)
-		case <-ctx.Done():
-			_ = w.Stop()
-			return fail(ctx.Err())
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != stateStarted { // shut down meanwhile
-		_ = w.Stop()
-		return fmt.Errorf("start bucket events: %w", ErrClosed)
-	}
-	s.wg.Add(1)
-	go s.watch(w)
 	return nil
-}
-
-// watch follows notification changes until fetching stops.
-func (s *Service) watch(w jetstream.KeyWatcher) {
-	defer s.wg.Done()
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if s.fetch.Err() == nil {
-					s.cfg.Logger.Error("bucket events: notification watch ended; changes are no longer followed")
-				}
-				return
-			}
-			if e != nil {
-				s.apply(e)
-			}
-		case <-s.fetch.Done():
-			return
-		}
-	}
 }
 
 // apply starts, updates or stops the runner of one notification record.
@@ -181,17 +114,23 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 	r := s.runners[e.Key()]
 	switch {
 	case n == nil && r != nil:
-		r.cancel()
+		r.c.Stop()
 		delete(s.runners, e.Key())
 	case n != nil && r != nil:
 		r.note.Store(n)
-	case n != nil && s.state == stateStarted:
-		ctx, cancel := context.WithCancel(s.fetch)
-		r = &runner{s: s, key: e.Key(), cancel: cancel}
+	case n != nil:
+		// The key holds the bucket and the id, so they never change.
+		r = &runner{s: s, key: e.Key()}
 		r.note.Store(n)
-		s.runners[e.Key()] = r
-		s.wg.Add(1)
-		go r.run(ctx)
+		r.c = s.group.Run(consumer.Spec{
+			Stream:   StreamName,
+			Consumer: consumerName(n.Bucket, n.ID),
+			Prepare:  r.prepare,
+			Logger:   s.cfg.Logger.With("bucket", n.Bucket, "notification", n.ID),
+		})
+		if r.c != nil { // nil once shut down
+			s.runners[e.Key()] = r
+		}
 	}
 }
 
@@ -200,184 +139,36 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 // acknowledged are delivered later, by this node or another. Calling it
 // again returns the first call's result.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
-	return s.shutdownErr
+	if err := s.group.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown bucket events: %w", err)
+	}
+	return nil
 }
 
-func (s *Service) shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	was := s.state
-	s.state = stateClosed
-	s.mu.Unlock()
-	if was != stateStarted {
-		return nil
-	}
-	s.stop()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.abort()
-		return nil
-	case <-ctx.Done():
-		s.abort()
-		<-done
-		return fmt.Errorf("shutdown bucket events: %w", ctx.Err())
-	}
-}
-
-// run fetches the notification's events until ctx ends, then waits for its
-// deliveries in flight.
-func (r *runner) run(ctx context.Context) {
-	defer r.s.wg.Done()
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
-	sem := make(chan struct{}, maxInFlight)
-	for failed := 1; ; failed++ {
-		err := r.consume(ctx, sem, &inflight)
-		if ctx.Err() != nil {
-			return
-		}
-		// The consumer can be missing for a moment (the notification is
-		// being removed, or the stream restored): try again, slower.
-		n := r.note.Load()
-		r.s.cfg.Logger.Warn("bucket events: fetching stopped; retrying", "bucket", n.Bucket, "notification", n.ID, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(min(time.Duration(failed)*time.Second, 30*time.Second)):
-		}
-	}
-}
-
-// consume delivers events from the durable consumer, at most maxInFlight
-// at once, until ctx ends or fetching fails.
-func (r *runner) consume(ctx context.Context, sem chan struct{}, inflight *sync.WaitGroup) error {
+// prepare says how msg reaches the notification's target: acknowledged at
+// once when the notification does not take the event, dead-lettered as it
+// is when it can never be delivered, else attempts at the target and,
+// once they are used up, the bucket's dead-letter queue.
+func (r *runner) prepare(msg jetstream.Msg) consumer.Delivery {
 	n := r.note.Load()
-	cons, err := r.s.js.Consumer(ctx, StreamName, consumerName(n.Bucket, n.ID))
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(maxInFlight))
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			release(it)
-			return nil
-		}
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			<-sem
-			if ctx.Err() != nil {
-				release(it)
-				return nil
-			}
-			return err
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			defer func() { <-sem }()
-			r.handle(r.s.deliver, msg)
-		}()
-	}
-}
-
-// release hands back the events this node fetched but did not start, so
-// that another node takes them now rather than after the ack wait.
-func release(it jetstream.MessagesContext) {
-	it.Drain()
-	for {
-		msg, err := it.Next(jetstream.NextMaxWait(time.Second))
-		if err != nil {
-			return
-		}
-		_ = msg.Nak()
-	}
-}
-
-// handle makes one delivery attempt of msg and settles it: ack on success
-// or when the notification does not take the event, a delayed nak to
-// retry, or the dead-letter queue once the attempts are used up.
-func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
-	n := r.note.Load()
-	log := r.s.cfg.Logger.With("bucket", n.Bucket, "notification", n.ID)
-	attempt, seq := 1, uint64(0)
-	if md, err := msg.Metadata(); err == nil {
-		attempt, seq = int(md.NumDelivered), md.Sequence.Stream
-	}
 	traceparent := msg.Headers().Get(headerTraceParent)
+	dlq := DeadLetterQueue(n.Bucket)
 	body, skip, err := r.s.event(n, msg)
 	if err != nil {
 		// It can never be delivered: keep it as it is, for a person.
-		r.deadLetter(ctx, log, msg, string(msg.Data()), failure{reason: err.Error(), count: attempt}, attempt)
-		return
+		body = msg.Data()
 	}
-	if skip {
-		settle(log, msg.Ack())
-		return
+	return consumer.Delivery{
+		Reject:      err,
+		Skip:        skip,
+		MaxAttempts: r.s.cfg.MaxAttempts,
+		Deliver:     func(ctx context.Context) error { return r.s.deliverOnce(ctx, n, body, traceparent) },
+		DLQ:         dlq,
+		DeadLetter: func(ctx context.Context, f consumer.Failure) error {
+			info := deadletter.Info{Source: DeadLetterSource(n.Bucket, n.ID), Reason: f.Reason, Count: f.Count, At: r.s.cfg.Now().UTC()}
+			return r.s.cfg.Deliverer.DeadLetter(ctx, dlq, string(body), info)
+		},
 	}
-	limit := r.s.cfg.MaxAttempts
-	f, known := r.fails.get(seq)
-	if attempt <= limit {
-		err := r.s.deliverOnce(ctx, n, body, traceparent)
-		if err == nil {
-			r.fails.forget(seq)
-			settle(log, msg.Ack())
-			return
-		}
-		if ctx.Err() != nil { // shutting down: another node takes it
-			settle(log, msg.Nak())
-			return
-		}
-		f = failure{reason: err.Error(), count: attempt}
-		if attempt < limit {
-			r.fails.remember(seq, f)
-			delay := r.s.backoff(attempt)
-			log.Warn("bucket events: delivery failed; will retry", "attempt", attempt, "retry_in", delay, "err", err)
-			settle(log, msg.NakWithDelay(delay))
-			return
-		}
-	} else if !known {
-		f = failure{reason: fmt.Sprintf("not delivered in %d attempts", limit), count: limit}
-	}
-	r.deadLetter(ctx, log, msg, string(body), f, attempt)
-}
-
-// deadLetter moves msg, as body, to the bucket's dead-letter queue and
-// acknowledges it; when the queue fails, the event is kept and tried again.
-func (r *runner) deadLetter(ctx context.Context, log *slog.Logger, msg jetstream.Msg, body string, f failure, attempt int) {
-	n := r.note.Load()
-	seq := uint64(0)
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
-	dlq := DeadLetterQueue(n.Bucket)
-	info := deadletter.Info{Source: DeadLetterSource(n.Bucket, n.ID), Reason: f.reason, Count: f.count, At: r.s.cfg.Now().UTC()}
-	dctx, cancel := context.WithTimeout(ctx, r.s.cfg.AttemptTimeout)
-	err := r.s.cfg.Deliverer.DeadLetter(dctx, dlq, body, info)
-	cancel()
-	if err != nil {
-		r.fails.remember(seq, f)
-		log.Error("bucket events: dead-letter failed; will retry", "dlq", dlq, "err", err)
-		if ctx.Err() != nil {
-			settle(log, msg.Nak())
-			return
-		}
-		settle(log, msg.NakWithDelay(r.s.backoff(attempt)))
-		return
-	}
-	r.fails.forget(seq)
-	log.Warn("bucket events: event dead-lettered", "dlq", dlq, "attempts", f.count, "reason", f.reason)
-	settle(log, msg.Ack())
 }
 
 // event is the S3 event JSON n delivers for msg; skip reports an event n
@@ -396,16 +187,9 @@ func (s *Service) event(n *Notification, msg jetstream.Msg) (body []byte, skip b
 	return eventJSON(Record(s.cfg.Region, *n, ev)), false, nil
 }
 
-func settle(log *slog.Logger, err error) {
-	if err != nil {
-		log.Warn("bucket events: ack failed; the event will come again", "err", err)
-	}
-}
-
-// deliverOnce makes one attempt to hand an event to n's target.
+// deliverOnce makes one attempt to hand an event to n's target; ctx
+// carries the attempt timeout.
 func (s *Service) deliverOnce(ctx context.Context, n *Notification, body []byte, traceparent string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
-	defer cancel()
 	kind, name, err := ParseTarget(n.Target)
 	if err != nil {
 		return err
@@ -423,49 +207,4 @@ func (s *Service) deliverOnce(ctx context.Context, n *Notification, body []byte,
 		return fmt.Errorf("%s: %w", n.Target, err)
 	}
 	return nil
-}
-
-// backoff is the delay after the given failed attempt (1-based).
-func (s *Service) backoff(attempt int) time.Duration {
-	d := s.cfg.RetryBase
-	for i := 1; i < attempt && d < s.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	return min(d, s.cfg.RetryMax)
-}
-
-// failure is the last failed attempt of an event, kept so that an event
-// whose dead-lettering must be retried still carries its reason.
-type failure struct {
-	reason string
-	count  int
-}
-
-// failures is bounded by the consumer's MaxAckPending; a node that only
-// sees some attempts of an event falls back to a generic reason.
-type failures struct {
-	mu sync.Mutex
-	m  map[uint64]failure // by stream sequence
-}
-
-func (f *failures) get(seq uint64) (failure, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.m[seq]
-	return v, ok
-}
-
-func (f *failures) remember(seq uint64, v failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) >= 4*maxAckPending {
-		f.m = map[uint64]failure{}
-	}
-	f.m[seq] = v
-}
-
-func (f *failures) forget(seq uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, seq)
 }

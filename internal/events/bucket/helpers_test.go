@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/events/deadletter"
 	"github.com/gureum/gureum/internal/storage/blob"
 )
@@ -22,16 +21,6 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func startBus(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Start(testContext(t), bus.Config{DataDir: dir})
-	if err != nil {
-		t.Fatalf("bus.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	return b
 }
 
 // newService makes a Service with fast retries; a started one is shut down
@@ -103,16 +92,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // waitSettled waits until the notification's consumer has nothing pending
 // or unacknowledged: every event it got was delivered, skipped or
-// dead-lettered.
+// dead-lettered. The server answers a publish before its consumers count
+// the new message, so the consumer must also have acknowledged past the
+// last event of the bucket (and of its replays) still in the stream.
 func waitSettled(t *testing.T, js jetstream.JetStream, bucket, id string) {
 	t.Helper()
 	waitFor(t, "notification "+bucket+"/"+id+" to settle", func() bool {
-		c, err := js.Consumer(testContext(t), StreamName, consumerName(bucket, id))
+		ctx := testContext(t)
+		c, err := js.Consumer(ctx, StreamName, consumerName(bucket, id))
 		if err != nil {
 			return false
 		}
-		info, err := c.Info(testContext(t))
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		info, err := c.Info(ctx)
+		if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
+			return false
+		}
+		st, err := js.Stream(ctx, StreamName)
+		if err != nil {
+			return false
+		}
+		for _, subject := range []string{bucketSubject(bucket), replaySubject(bucket, id)} {
+			last, err := st.GetLastMsgForSubject(ctx, subject)
+			switch {
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+				// none left: every consumer acknowledged them
+			case err != nil:
+				return false
+			case last.Sequence > info.AckFloor.Stream && !last.Time.Before(info.Created):
+				return false // not yet counted, or not yet acknowledged
+			}
+		}
+		return true
 	})
 }
 

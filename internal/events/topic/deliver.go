@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gureum/gureum/internal/events/consumer"
 	"github.com/gureum/gureum/internal/events/deadletter"
 )
 
@@ -48,8 +48,7 @@ type runner struct {
 	s         *Service
 	topic, id string
 	state     atomic.Pointer[subState] // replaced when the subscription changes
-	cancel    context.CancelFunc       // stops fetching
-	fails     failures
+	c         *consumer.Runner
 }
 
 // subState is a subscription with its parsed filter policy.
@@ -65,77 +64,13 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.Deliverer == nil {
 		return fmt.Errorf("start topics: %w", invalidf("a deliverer is required"))
 	}
-	s.mu.Lock()
-	if s.state != stateNew {
-		s.mu.Unlock()
-		return fmt.Errorf("start topics: %w", ErrClosed)
-	}
-	s.state = stateStarted
-	s.fetch, s.stop = context.WithCancel(context.Background())
-	s.deliver, s.abort = context.WithCancel(context.Background())
-	s.mu.Unlock()
-
-	fail := func(err error) error {
-		s.mu.Lock()
-		s.state = stateClosed
-		s.mu.Unlock()
-		s.stop()
-		s.abort()
-		s.wg.Wait()
+	if err := s.group.Start(ctx, s.kv, subPrefix+">", s.apply); err != nil {
+		if errors.Is(err, consumer.ErrClosed) {
+			err = ErrClosed
+		}
 		return fmt.Errorf("start topics: %w", err)
 	}
-	// The watcher lives as long as fetching does, not as long as ctx.
-	w, err := s.kv.Watch(s.fetch, subPrefix+">")
-	if err != nil {
-		return fail(err)
-	}
-	for initial := true; initial; {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fail(errors.New("subscription watch closed"))
-			}
-			if e == nil {
-				initial = false
-				break
-			}
-			s.apply(e)
-		case <-ctx.Done():
-			_ = w.Stop()
-			return fail(ctx.Err())
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != stateStarted {
-		_ = w.Stop()
-		return fmt.Errorf("start topics: %w", ErrClosed)
-	}
-	s.wg.Add(1)
-	go s.watch(w)
 	return nil
-}
-
-// watch follows subscription changes until fetching stops.
-func (s *Service) watch(w jetstream.KeyWatcher) {
-	defer s.wg.Done()
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if s.fetch.Err() == nil {
-					s.cfg.Logger.Error("topics: subscription watch ended; changes are no longer followed")
-				}
-				return
-			}
-			if e != nil {
-				s.apply(e)
-			}
-		case <-s.fetch.Done():
-			return
-		}
-	}
 }
 
 // apply starts, updates or stops the runner of one subscription record.
@@ -168,17 +103,22 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 	r := s.runners[rk]
 	switch {
 	case st == nil && r != nil:
-		r.cancel()
+		r.c.Stop()
 		delete(s.runners, rk)
 	case st != nil && r != nil:
 		r.state.Store(st)
-	case st != nil && s.state == stateStarted:
-		ctx, cancel := context.WithCancel(s.fetch)
-		r = &runner{s: s, topic: topic, id: id, cancel: cancel}
+	case st != nil:
+		r = &runner{s: s, topic: topic, id: id}
 		r.state.Store(st)
-		s.runners[rk] = r
-		s.wg.Add(1)
-		go r.run(ctx)
+		r.c = s.group.Run(consumer.Spec{
+			Stream:   streamName(topic),
+			Consumer: consumerName(id),
+			Prepare:  r.prepare,
+			Logger:   s.cfg.Logger.With("topic", topic, "subscription", id),
+		})
+		if r.c != nil { // nil once shut down
+			s.runners[rk] = r
+		}
 	}
 }
 
@@ -187,225 +127,43 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 // acknowledged are delivered again later, by this node or another. Calling
 // it again returns the first call's result.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
-	return s.shutdownErr
+	if err := s.group.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown topics: %w", err)
+	}
+	return nil
 }
 
-func (s *Service) shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	was := s.state
-	s.state = stateClosed
-	s.mu.Unlock()
-	if was != stateStarted {
-		return nil
-	}
-	s.stop()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.abort()
-		return nil
-	case <-ctx.Done():
-		s.abort()
-		<-done
-		return fmt.Errorf("shutdown topics: %w", ctx.Err())
-	}
-}
-
-// run fetches the subscription's messages until ctx ends, then waits for
-// its deliveries in flight.
-func (r *runner) run(ctx context.Context) {
-	defer r.s.wg.Done()
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
-	sem := make(chan struct{}, maxInFlight)
-	for failed := 0; ; failed++ {
-		err := r.consume(ctx, sem, &inflight)
-		if ctx.Err() != nil {
-			return
-		}
-		// The consumer can be missing for a moment (the subscription is
-		// being removed, or the stream restored): try again, slower.
-		r.s.cfg.Logger.Warn("topics: fetching stopped; retrying", "topic", r.topic, "subscription", r.id, "err", err)
-		wait := min(time.Duration(failed+1)*time.Second, 30*time.Second)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-// consume delivers messages from the durable consumer, at most maxInFlight
-// at once, until ctx ends or fetching fails.
-func (r *runner) consume(ctx context.Context, sem chan struct{}, inflight *sync.WaitGroup) error {
-	cons, err := r.s.js.Consumer(ctx, streamName(r.topic), consumerName(r.id))
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(maxInFlight))
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			r.release(it)
-			return nil
-		}
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			<-sem
-			if ctx.Err() != nil {
-				r.release(it)
-				return nil
-			}
-			return err
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			defer func() { <-sem }()
-			r.handle(r.s.deliver, msg)
-		}()
-	}
-}
-
-// release hands back the messages this node fetched but did not start, so
-// another node takes them now rather than after the ack wait.
-func (r *runner) release(it jetstream.MessagesContext) {
-	it.Drain()
-	for {
-		msg, err := it.Next(jetstream.NextMaxWait(time.Second))
-		if err != nil {
-			return
-		}
-		_ = msg.Nak()
-	}
-}
-
-// handle makes one delivery attempt of msg and settles it: ack on success
-// or when the filter policy does not match, a delayed nak to retry, or the
-// dead-letter queue once the attempts are used up.
-func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
+// prepare says how msg reaches the subscription: acknowledged at once
+// when the filter policy does not match, else attempts at the endpoint
+// and, once they are used up, the dead-letter queue.
+func (r *runner) prepare(msg jetstream.Msg) consumer.Delivery {
 	st := r.state.Load()
 	sub := &st.sub
-	log := r.s.cfg.Logger.With("topic", r.topic, "subscription", r.id)
 	m := decodeMessage(r.topic, msg.Headers(), msg.Data())
-	attempt, seq := 1, uint64(0)
-	if md, err := msg.Metadata(); err == nil {
-		attempt, seq = int(md.NumDelivered), md.Sequence.Stream
-	}
 	// A message sent to this subscription alone (a replay) skips the filter.
 	if msg.Subject() == topicSubject(r.topic) && !st.policy.MatchMessage(m) {
-		settle(log, msg.Ack())
-		return
-	}
-	f, known := r.fails.get(seq)
-	if attempt <= sub.MaxAttempts {
-		err := r.s.deliverOnce(ctx, sub, m)
-		if err == nil {
-			r.fails.forget(seq)
-			settle(log, msg.Ack())
-			return
-		}
-		if ctx.Err() != nil { // shutting down: another node takes it
-			settle(log, msg.Nak())
-			return
-		}
-		f = failure{reason: err.Error(), count: attempt}
-		if attempt < sub.MaxAttempts {
-			r.fails.remember(seq, f)
-			delay := r.s.backoff(attempt)
-			log.Warn("topics: delivery failed; will retry", "message", m.MessageID, "attempt", attempt, "retry_in", delay, "err", err)
-			settle(log, msg.NakWithDelay(delay))
-			return
-		}
-	} else if !known {
-		f = failure{reason: fmt.Sprintf("not delivered in %d attempts", sub.MaxAttempts), count: sub.MaxAttempts}
+		return consumer.Delivery{Skip: true}
 	}
 	src := deadletter.Source{Kind: deadletter.KindSubscription, Name: r.topic, Sub: r.id}
 	dlq := sub.DLQ
 	if dlq == "" {
 		dlq = deadletter.AutoQueue(src)
 	}
-	info := deadletter.Info{Source: src, Reason: f.reason, Count: f.count, At: time.Now().UTC()}
-	dctx, cancel := context.WithTimeout(ctx, r.s.cfg.AttemptTimeout)
-	err := r.s.cfg.Deliverer.DeadLetter(dctx, dlq, m, info)
-	cancel()
-	if err != nil {
-		// Never drop: keep the message and try the dead-letter queue again.
-		r.fails.remember(seq, f)
-		log.Error("topics: dead-letter failed; will retry", "message", m.MessageID, "dlq", dlq, "err", err)
-		settle(log, msg.NakWithDelay(r.s.backoff(attempt)))
-		return
-	}
-	r.fails.forget(seq)
-	log.Warn("topics: message dead-lettered", "message", m.MessageID, "dlq", dlq, "attempts", f.count, "reason", f.reason)
-	settle(log, msg.Ack())
-}
-
-func settle(log interface{ Warn(string, ...any) }, err error) {
-	if err != nil {
-		log.Warn("topics: ack failed; the message will come again", "err", err)
+	return consumer.Delivery{
+		MaxAttempts: sub.MaxAttempts,
+		Attrs:       []any{"message", m.MessageID},
+		Deliver:     func(ctx context.Context) error { return r.s.deliverOnce(ctx, sub, m) },
+		DLQ:         dlq,
+		DeadLetter: func(ctx context.Context, f consumer.Failure) error {
+			info := deadletter.Info{Source: src, Reason: f.Reason, Count: f.Count, At: time.Now().UTC()}
+			return r.s.cfg.Deliverer.DeadLetter(ctx, dlq, m, info)
+		},
 	}
 }
 
-// backoff is the delay after the given failed attempt (1-based).
-func (s *Service) backoff(attempt int) time.Duration {
-	d := s.cfg.RetryBase
-	for i := 1; i < attempt && d < s.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	return min(d, s.cfg.RetryMax)
-}
-
-// failure is the last failed attempt of a message, kept so that a message
-// whose dead-lettering must be retried still carries its reason.
-type failure struct {
-	reason string
-	count  int
-}
-
-// failures is bounded by the consumer's MaxAckPending; a node that only
-// sees some attempts of a message falls back to a generic reason.
-type failures struct {
-	mu sync.Mutex
-	m  map[uint64]failure // by stream sequence
-}
-
-func (f *failures) get(seq uint64) (failure, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.m[seq]
-	return v, ok
-}
-
-func (f *failures) remember(seq uint64, v failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) >= 4*maxAckPending {
-		f.m = map[uint64]failure{}
-	}
-	f.m[seq] = v
-}
-
-func (f *failures) forget(seq uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, seq)
-}
-
-// deliverOnce makes one attempt to hand m to sub's endpoint.
+// deliverOnce makes one attempt to hand m to sub's endpoint; ctx carries
+// the attempt timeout.
 func (s *Service) deliverOnce(ctx context.Context, sub *Subscription, m Message) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
-	defer cancel()
 	switch sub.Protocol {
 	case ProtocolFunction:
 		if err := s.cfg.Deliverer.Function(ctx, sub.Endpoint, s.functionEvent(sub, m), m.TraceParent); err != nil {

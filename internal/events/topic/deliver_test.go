@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gureum/gureum/internal/bus/bustest"
 )
 
 type httpRequest struct {
@@ -73,7 +75,7 @@ func (h *hookServer) attempts(path string) int {
 
 func TestHTTPDelivery(t *testing.T) {
 	hook := startHookServer(t, 1) // every endpoint fails once, then succeeds
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	s := openService(t, b, newFake(), true)
 	ensure(t, s, "orders")
 	sub := subscribe(t, s, Subscription{Topic: "orders", Protocol: ProtocolHTTP, Endpoint: hook.URL + "/notify?token=secret"})
@@ -147,7 +149,7 @@ func TestHTTPDelivery(t *testing.T) {
 
 func TestHTTPFailureReason(t *testing.T) {
 	hook := startHookServer(t, 1000)
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "t")
@@ -160,18 +162,5 @@ func TestHTTPFailureReason(t *testing.T) {
 	}
 	if got := hook.attempts("/down"); got != 2 {
 		t.Errorf("%d attempts, want 2", got)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	s := &Service{cfg: Config{RetryBase: time.Second, RetryMax: 60 * time.Second}}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60}
-	for i, w := range want {
-		if got := s.backoff(i + 1); got != w*time.Second {
-			t.Errorf("backoff(%d) = %v, want %v", i+1, got, w*time.Second)
-		}
-	}
-	if got := s.backoff(1000); got != 60*time.Second {
-		t.Errorf("backoff(1000) = %v", got)
 	}
 }

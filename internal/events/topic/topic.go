@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/events/consumer"
 )
 
 // Errors; match with errors.Is.
@@ -196,24 +197,10 @@ type Service struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 
-	mu      sync.Mutex
-	state   int                // stateNew, stateStarted, stateClosed
+	group   *consumer.Group    // runs the runners; its lifecycle is the Service's
+	mu      sync.Mutex         // guards runners
 	runners map[string]*runner // by topic/id
-	stop    context.CancelFunc // ends fetching (watch and runners)
-	abort   context.CancelFunc // ends deliveries in flight
-	fetch   context.Context
-	deliver context.Context
-	wg      sync.WaitGroup // the watch and every runner
-
-	shutdownOnce sync.Once
-	shutdownErr  error
 }
-
-const (
-	stateNew = iota
-	stateStarted
-	stateClosed
-)
 
 // Open makes sure the bucket exists and returns a Service on it. Topics can
 // be managed and published to at once; Start begins delivery.
@@ -235,7 +222,19 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open topics: %w", err)
 	}
-	return &Service{cfg: cfg, js: cfg.JetStream, kv: kv, runners: map[string]*runner{}}, nil
+	group := consumer.NewGroup(consumer.Config{
+		JetStream:      cfg.JetStream,
+		Name:           "topics",
+		Records:        "subscription",
+		Item:           "message",
+		Logger:         cfg.Logger,
+		RetryBase:      cfg.RetryBase,
+		RetryMax:       cfg.RetryMax,
+		AttemptTimeout: cfg.AttemptTimeout,
+		MaxAckPending:  maxAckPending,
+		MaxInFlight:    maxInFlight,
+	})
+	return &Service{cfg: cfg, js: cfg.JetStream, kv: kv, group: group, runners: map[string]*runner{}}, nil
 }
 
 // ValidName checks a topic name (and a subscription id): 1 to 64 letters,

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/bus/bustest"
 	"github.com/gureum/gureum/internal/events/deadletter"
 )
 
@@ -22,16 +23,6 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func startBus(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Start(testContext(t), bus.Config{DataDir: dir})
-	if err != nil {
-		t.Fatalf("bus.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	return b
 }
 
 // openService opens a Service with fast retries; started ones are shut
@@ -197,7 +188,7 @@ func snsRecord(t *testing.T, event string) events.SNSEventRecord {
 const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 func TestFanOut(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "orders")
@@ -298,7 +289,7 @@ func TestFanOut(t *testing.T) {
 }
 
 func TestFilterPolicies(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "events")
@@ -333,7 +324,7 @@ func TestFilterPolicies(t *testing.T) {
 }
 
 func TestFailingSubscriberDoesNotDelayOthers(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	d.setFail("function:broken", errors.New("boom"))
 	s := openService(t, b, d, true)
@@ -354,7 +345,7 @@ func TestFailingSubscriberDoesNotDelayOthers(t *testing.T) {
 }
 
 func TestRetriesThenDeadLetter(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	d.setFail("function:broken", errors.New("boom"))
 	d.deadFail = 2 // the dead-letter queue fails twice first: nothing is lost
@@ -395,7 +386,7 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 }
 
 func TestRedeliverReachesOneSubscription(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "t")
@@ -439,7 +430,7 @@ func TestRedeliverReachesOneSubscription(t *testing.T) {
 }
 
 func TestTwoNodes(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d1, d2 := newFake(), newFake()
 	s1 := openService(t, b, d1, true)
 	s2 := openService(t, b, d2, true)
@@ -522,7 +513,7 @@ func TestPublishedBeforeStartAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b2 := startBus(t, dir)
+	b2 := bustest.StartIn(t, dir)
 	d := newFake()
 	s2 := openService(t, b2, d, false)
 	if _, err := s2.Publish(ctx, "t", PublishInput{Message: "before start"}); err != nil {
@@ -544,7 +535,7 @@ func TestPublishedBeforeStartAndRestart(t *testing.T) {
 }
 
 func TestManageTopics(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	s := openService(t, b, newFake(), false)
 	ctx := testContext(t)
 
@@ -638,7 +629,7 @@ func TestValidation(t *testing.T) {
 		}
 	}
 
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	s := openService(t, b, newFake(), false)
 	ctx := testContext(t)
 	ensure(t, s, "t")
@@ -746,7 +737,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestAttributesRoundTrip(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "t")
@@ -772,7 +763,7 @@ func TestAttributesRoundTrip(t *testing.T) {
 }
 
 func TestUnsubscribeStopsDelivery(t *testing.T) {
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	d := newFake()
 	s := openService(t, b, d, true)
 	ensure(t, s, "t")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/bus/bustest"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -23,22 +24,12 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func startBus(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Start(testContext(t), bus.Config{DataDir: dir})
-	if err != nil {
-		t.Fatalf("bus.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
-	return b
-}
-
 // newStore starts a bus in a temp dir and returns a Store on it with the
 // table "t" created.
 func newStore(t *testing.T, cfg Config) (*Store, context.Context) {
 	t.Helper()
 	ctx := testContext(t)
-	s := Open(startBus(t, t.TempDir()).JetStream(), cfg)
+	s := Open(bustest.Start(t).JetStream(), cfg)
 	if _, err := s.CreateTable(ctx, "t"); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
@@ -68,7 +59,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestTables(t *testing.T) {
 	ctx := testContext(t)
-	b := startBus(t, t.TempDir())
+	b := bustest.Start(t)
 	s := Open(b.JetStream(), Config{})
 
 	// Other KV buckets of the node are not tables.
@@ -595,7 +586,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b2 := startBus(t, dir)
+	b2 := bustest.StartIn(t, dir)
 	s2 := Open(b2.JetStream(), Config{})
 	ts, err := s2.Tables(ctx)
 	if err != nil || len(ts) != 1 || ts[0].Name != "keep" {
