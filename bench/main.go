@@ -2,7 +2,7 @@
 // prints one Markdown table: each figure beside its baseline, their ratio and
 // the target it is held to.
 //
-//	go run ./bench                    # every benchmark, about a minute
+//	go run ./bench                    # every benchmark, about eight minutes
 //	go run ./bench -run rps,latency   # some of them
 //	go run ./bench -out bench/README.md
 //
@@ -67,6 +67,10 @@ var benchmarks = []struct {
 	{"queue-fn", "queue → function events per second with batch 10", benchQueueFunction},
 	{"topic-fanout", "topic publish-to-delivery latency with 10 function subscribers", benchTopicFanout},
 	{"observe", "warm throughput with observability on against off", benchObserve},
+	{"s3-put", "PutObject of 1 KiB objects through the S3 API", benchS3Put},
+	{"s3-get", "GetObject of 1 KiB objects through the S3 API", benchS3Get},
+	{"s3-large", "PutObject and GetObject of 16 MiB objects through the S3 API", benchS3Large},
+	{"table-fn", "table gets and puts from a wasm function", benchTableFunction},
 }
 
 func main() {
