@@ -2,7 +2,7 @@
 // prints one Markdown table: each figure beside its baseline, their ratio and
 // the target it is held to.
 //
-//	go run ./bench                    # every benchmark, about eight minutes
+//	go run ./bench                    # every benchmark, about four minutes
 //	go run ./bench -run rps,latency   # some of them
 //	go run ./bench -out bench/README.md
 //
