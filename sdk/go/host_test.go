@@ -10,49 +10,18 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/gureum/gureum/internal/host"
+	"github.com/gureum/gureum/internal/host/hosttest"
 )
-
-// services records what reaches the node.
-type services struct {
-	mu       sync.Mutex
-	publish  []host.PublishInput
-	send     []host.SendInput
-	callers  []host.Caller
-	failWith error
-}
-
-func (s *services) Publish(_ context.Context, c host.Caller, in host.PublishInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.publish = append(s.publish, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("pub-%d", len(s.publish)), nil
-}
-
-func (s *services) Send(_ context.Context, c host.Caller, in host.SendInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.send = append(s.send, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("send-%d", len(s.send)), nil
-}
 
 // withHost serves the host API for function fn version 1, which may publish
 // to order-events and send to orders, and points the SDK at it.
-func withHost(t *testing.T, svc *services) {
+func withHost(t *testing.T, svc *hosttest.Services) {
 	t.Helper()
 	key := bytes.Repeat([]byte{9}, host.MinKeyBytes)
 	grants := func(context.Context, string, string) (host.Grants, error) {
@@ -74,7 +43,7 @@ func invocationContext() context.Context {
 }
 
 func TestPublishAndSend(t *testing.T) {
-	svc := &services{}
+	svc := &hosttest.Services{}
 	withHost(t, svc)
 	ctx := invocationContext()
 
@@ -90,10 +59,10 @@ func TestPublishAndSend(t *testing.T) {
 		"big":   {DataType: "Number", StringValue: "1e+300"},
 		"raw":   {DataType: "Binary", BinaryValue: []byte{0, 1}},
 	}}
-	if !reflect.DeepEqual(svc.publish[0], want) {
-		t.Errorf("published %+v, want %+v", svc.publish[0], want)
+	if !reflect.DeepEqual(svc.Published[0], want) {
+		t.Errorf("published %+v, want %+v", svc.Published[0], want)
 	}
-	c := svc.callers[0]
+	c := svc.Callers[0]
 	if c.Function != "fn" || c.Version != "1" || c.RequestID != "req-5" || c.TraceParent != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
 		t.Errorf("caller %+v", c)
 	}
@@ -102,13 +71,13 @@ func TestPublishAndSend(t *testing.T) {
 	if err != nil || id != "send-1" {
 		t.Fatalf("send: %q %v", id, err)
 	}
-	if got := svc.send[0]; got.Queue != "orders" || got.Body != "work" || got.DelaySeconds != 2 {
+	if got := svc.Sent[0]; got.Queue != "orders" || got.Body != "work" || got.DelaySeconds != 2 {
 		t.Errorf("sent %+v; a delay rounds up to whole seconds", got)
 	}
 }
 
 func TestHostErrors(t *testing.T) {
-	svc := &services{}
+	svc := &hosttest.Services{}
 	withHost(t, svc)
 	ctx := context.Background()
 
@@ -121,11 +90,11 @@ func TestHostErrors(t *testing.T) {
 		t.Errorf("message %q, want %q", err, want)
 	}
 
-	svc.failWith = fmt.Errorf("queue orders does not exist: %w", host.ErrNotFound)
+	svc.FailWith = fmt.Errorf("queue orders does not exist: %w", host.ErrNotFound)
 	if _, err := Send(ctx, "orders", "b"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing queue: %v", err)
 	}
-	svc.failWith = nil
+	svc.FailWith = nil
 
 	for name, call := range map[string]func() error{
 		"delay on publish":  func() error { _, err := Publish(ctx, "order-events", "m", WithDelay(time.Second)); return err },
@@ -143,8 +112,8 @@ func TestHostErrors(t *testing.T) {
 	if _, err := Send(ctx, "orders", strings.Repeat("x", 256<<10+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("large body: %v", err)
 	}
-	if len(svc.send)+len(svc.publish) != 0 {
-		t.Errorf("failed calls reached the node: %+v %+v", svc.send, svc.publish)
+	if len(svc.Sent)+len(svc.Published) != 0 {
+		t.Errorf("failed calls reached the node: %+v %+v", svc.Sent, svc.Published)
 	}
 
 	canceled, cancel := context.WithCancel(ctx)

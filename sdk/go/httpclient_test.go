@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gureum/gureum/internal/host"
+	"github.com/gureum/gureum/internal/host/hosttest"
 )
 
 // TestHTTPClient sends requests through the node's host API to a real
@@ -33,7 +34,7 @@ func TestHTTPClient(t *testing.T) {
 		return host.Grants{HTTP: []string{"127.0.0.1"}}, nil
 	}
 	mux := http.NewServeMux()
-	mux.Handle(host.PathPrefix, host.New(&services{}).Handler(host.TokenResolver(key, grants)))
+	mux.Handle(host.PathPrefix, host.New(&hosttest.Services{}).Handler(host.TokenResolver(key, grants)))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	t.Setenv("GUREUM_HOST_URL", srv.URL+host.PathPrefix)

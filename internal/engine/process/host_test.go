@@ -11,49 +11,12 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gureum/gureum/internal/host"
+	"github.com/gureum/gureum/internal/host/hosttest"
 )
-
-// services is a host.Services that records what reaches the node.
-type services struct {
-	mu       sync.Mutex
-	publish  []host.PublishInput
-	send     []host.SendInput
-	callers  []host.Caller
-	failWith error
-}
-
-func (s *services) Publish(_ context.Context, c host.Caller, in host.PublishInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.publish = append(s.publish, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("pub-%d", len(s.publish)), nil
-}
-
-func (s *services) Send(_ context.Context, c host.Caller, in host.SendInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.send = append(s.send, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("send-%d", len(s.send)), nil
-}
-
-func (s *services) snapshot() ([]host.PublishInput, []host.SendInput, []host.Caller) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]host.PublishInput(nil), s.publish...), append([]host.SendInput(nil), s.send...), append([]host.Caller(nil), s.callers...)
-}
 
 // hostServer serves the host API for function resize version 3, which may
 // publish to order-events, and returns its base URL and a token.
@@ -76,7 +39,7 @@ func hostServer(t *testing.T, svc host.Services) (url, token string) {
 // TestHostCallsFromTheSDK runs the shared test function's publish and send
 // through the SDK, GUREUM_HOST_URL and the host API.
 func TestHostCallsFromTheSDK(t *testing.T) {
-	svc := &services{}
+	svc := &hosttest.Services{}
 	url, token := hostServer(t, svc)
 	s := spec("resize", fnBootstrap)
 	s.Version = "3"
@@ -91,7 +54,7 @@ func TestHostCallsFromTheSDK(t *testing.T) {
 	if got := string(resp.Payload); got != `{"messageId":"pub-1"}` {
 		t.Errorf("publish response %s", got)
 	}
-	pubs, _, callers := svc.snapshot()
+	pubs, _, callers := svc.Snapshot()
 	wantPub := host.PublishInput{
 		Topic: "order-events", Subject: "paid", Message: "order 7 paid",
 		Attributes: map[string]host.Attribute{
@@ -119,9 +82,7 @@ func TestHostCallsFromTheSDK(t *testing.T) {
 	}
 
 	// The node's error reaches the function with its code.
-	svc.mu.Lock()
-	svc.failWith = fmt.Errorf("topic order-events does not exist: %w", host.ErrNotFound)
-	svc.mu.Unlock()
+	svc.Fail(fmt.Errorf("topic order-events does not exist: %w", host.ErrNotFound))
 	resp, _ = invokeOK(t, in, `{"op":"publish","to":"order-events","msg":"x"}`)
 	if d := decode[errorDoc](t, resp.Payload); !resp.FunctionError || d.ErrorMessage != "NotFound: topic order-events does not exist: not found" {
 		t.Errorf("failing publish: %s", resp.Payload)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gureum/gureum/internal/engine"
 	"github.com/gureum/gureum/internal/host"
+	"github.com/gureum/gureum/internal/host/hosttest"
 )
 
 // recordingHost is an engine.Host that records the calls it receives and
@@ -42,37 +43,6 @@ func (h *recordingHost) recorded() []hostCallRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]hostCallRecord(nil), h.calls...)
-}
-
-// services is a host.Services that records what reaches the node.
-type services struct {
-	mu       sync.Mutex
-	publish  []host.PublishInput
-	send     []host.SendInput
-	callers  []host.Caller
-	failWith error
-}
-
-func (s *services) Publish(_ context.Context, c host.Caller, in host.PublishInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.publish = append(s.publish, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("pub-%d", len(s.publish)), nil
-}
-
-func (s *services) Send(_ context.Context, c host.Caller, in host.SendInput) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != nil {
-		return "", s.failWith
-	}
-	s.send = append(s.send, in)
-	s.callers = append(s.callers, c)
-	return fmt.Sprintf("send-%d", len(s.send)), nil
 }
 
 // invokeWithHost invokes inst with h as the request's host.
@@ -164,7 +134,7 @@ func TestHostGrantsReachTheFunction(t *testing.T) {
 	t.Parallel()
 	fn := prepare(t, newEngine(t, Config{}), "fn", artifacts.fn, nil)
 	inst, _ := start(t, fn)
-	svc := &services{}
+	svc := &hosttest.Services{}
 	h := host.New(svc)
 	caller := host.Caller{Function: "resize", Version: "3", RequestID: "req-host", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
 		Grants: host.Grants{Send: []string{"orders"}}}
@@ -183,14 +153,14 @@ func TestHostGrantsReachTheFunction(t *testing.T) {
 	if err := json.Unmarshal(o.resp.Payload, &out); err != nil || out.MessageID != "send-1" {
 		t.Errorf("send response %s", o.resp.Payload)
 	}
-	if len(svc.send) != 1 || svc.send[0].Queue != "orders" || svc.send[0].Body != "work" || svc.send[0].Attributes["k"].StringValue != "v" {
-		t.Errorf("services got %+v", svc.send)
+	if len(svc.Sent) != 1 || svc.Sent[0].Queue != "orders" || svc.Sent[0].Body != "work" || svc.Sent[0].Attributes["k"].StringValue != "v" {
+		t.Errorf("services got %+v", svc.Sent)
 	}
-	if len(svc.callers) != 1 || !reflect.DeepEqual(svc.callers[0], caller) {
-		t.Errorf("caller %+v, want %+v", svc.callers, caller)
+	if len(svc.Callers) != 1 || !reflect.DeepEqual(svc.Callers[0], caller) {
+		t.Errorf("caller %+v, want %+v", svc.Callers, caller)
 	}
-	if len(svc.publish) != 0 {
-		t.Errorf("a denied publish reached the node: %+v", svc.publish)
+	if len(svc.Published) != 0 {
+		t.Errorf("a denied publish reached the node: %+v", svc.Published)
 	}
 
 	// Without a host, a call fails as Unavailable and the function goes on.
@@ -376,7 +346,7 @@ func TestHostCallABI(t *testing.T) {
 func FuzzHostCall(f *testing.F) {
 	e := newEngine(f, Config{})
 	p := newProbe(f, e)
-	p.c.serve(host.New(&services{}).Bind(host.Caller{Function: "fz", Grants: host.Grants{Publish: []string{"*"}, Send: []string{"q"}}}))
+	p.c.serve(host.New(&hosttest.Services{}).Bind(host.Caller{Function: "fz", Grants: host.Grants{Publish: []string{"*"}, Send: []string{"q"}}}))
 	f.Add("publish", []byte(`{"topic":"t","message":"m","attributes":{"a":{"dataType":"Number","stringValue":"1e3"}}}`), uint32(0), uint32(0))
 	f.Add("send", []byte(`{"queue":"q","body":"b","delaySeconds":900}`), uint32(0), uint32(0))
 	f.Add("send", []byte(`{"queue":"other","body":"b"}`), uint32(0), uint32(0))
