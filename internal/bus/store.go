@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,4 +34,50 @@ func EnsureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstrea
 		return nil, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err)
 	}
 	return obs, nil
+}
+
+// Scan returns the current entries of kv under a key filter in one pass
+// (one ordered consumer) rather than one request per key. Deleted keys are
+// left out; opts may add jetstream.MetaOnly.
+func Scan(ctx context.Context, kv jetstream.KeyValue, filter string, opts ...jetstream.WatchOpt) ([]jetstream.KeyValueEntry, error) {
+	// The watcher's subscription lives until its context ends, so give it
+	// one that ends with this call.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := kv.Watch(ctx, filter, append(opts, jetstream.IgnoreDeletes())...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = w.Stop() }()
+	var entries []jetstream.KeyValueEntry
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				return nil, errors.New("watch closed before all entries arrived")
+			}
+			if e == nil {
+				return entries, nil
+			}
+			entries = append(entries, e)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Keys lists the current keys of kv under a key filter.
+func Keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
+	entries, err := Scan(ctx, kv, filter, jetstream.MetaOnly())
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key()
+	}
+	return keys, nil
 }

@@ -487,49 +487,14 @@ func (r *Registry) heads(ctx context.Context) ([]*head, error) {
 	return hs, nil
 }
 
-// scan returns the current entries under a key filter in one pass (an
-// ordered consumer), rather than one request per key.
-func (r *Registry) scan(ctx context.Context, filter string, opts ...jetstream.WatchOpt) ([]jetstream.KeyValueEntry, error) {
-	// The watcher's subscription lives until its context ends, so give it
-	// one that ends with this call.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := r.kv.Watch(ctx, filter, append(opts, jetstream.IgnoreDeletes())...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
-	var entries []jetstream.KeyValueEntry
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				return nil, errors.New("watch closed before all entries arrived")
-			}
-			if e == nil {
-				return entries, nil
-			}
-			entries = append(entries, e)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// scan returns the current entries under a key filter in one pass.
+func (r *Registry) scan(ctx context.Context, filter string) ([]jetstream.KeyValueEntry, error) {
+	return bus.Scan(ctx, r.kv, filter)
 }
 
 // keys lists the keys under a filter.
 func (r *Registry) keys(ctx context.Context, filter string) ([]string, error) {
-	entries, err := r.scan(ctx, filter, jetstream.MetaOnly())
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]string, len(entries))
-	for i, e := range entries {
-		keys[i] = e.Key()
-	}
-	return keys, nil
+	return bus.Keys(ctx, r.kv, filter)
 }
 
 func headKey(name string) string { return headPrefix + name }

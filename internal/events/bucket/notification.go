@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/registry"
 )
 
@@ -392,36 +393,18 @@ func decodeNotification(key string, value []byte) (*Notification, error) {
 
 // list reads a bucket's notifications in one pass, sorted by id.
 func (s *Service) list(ctx context.Context, kv jetstream.KeyValue, bucket string) ([]Notification, error) {
-	// The watcher lives until its context ends: give it one that ends with
-	// this call.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := kv.Watch(ctx, notePrefix+token(bucket)+".*", jetstream.IgnoreDeletes())
+	entries, err := bus.Scan(ctx, kv, notePrefix+token(bucket)+".*")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = w.Stop() }()
-	var out []Notification
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				return nil, errors.New("watch closed before every notification arrived")
-			}
-			if e == nil {
-				slices.SortFunc(out, func(a, b Notification) int { return strings.Compare(a.ID, b.ID) })
-				return out, nil
-			}
-			n, err := decodeNotification(e.Key(), e.Value())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, *n)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	out := make([]Notification, 0, len(entries))
+	for _, e := range entries {
+		n, err := decodeNotification(e.Key(), e.Value())
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, *n)
 	}
+	slices.SortFunc(out, func(a, b Notification) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }

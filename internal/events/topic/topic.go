@@ -671,62 +671,12 @@ func (s *Service) decodeSub(key string, value []byte) (*Subscription, error) {
 
 // scan returns the current entries under a key filter in one pass.
 func (s *Service) scan(ctx context.Context, filter string) ([]jetstream.KeyValueEntry, error) {
-	// The watcher lives until its context ends, so give it one that ends
-	// with this call.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
-	var entries []jetstream.KeyValueEntry
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				return nil, errors.New("watch closed before all entries arrived")
-			}
-			if e == nil {
-				return entries, nil
-			}
-			entries = append(entries, e)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return bus.Scan(ctx, s.kv, filter)
 }
 
 // keys lists the keys under a filter.
 func (s *Service) keys(ctx context.Context, filter string) ([]string, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
-	var keys []string
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				return nil, errors.New("watch closed before all keys arrived")
-			}
-			if e == nil {
-				return keys, nil
-			}
-			keys = append(keys, e.Key())
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return bus.Keys(ctx, s.kv, filter)
 }
 
 func mustJSON(v any) []byte {
