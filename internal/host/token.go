@@ -75,6 +75,10 @@ func sign(key, payload []byte) []byte {
 	return m.Sum(nil)
 }
 
+// IsToken reports whether s has the form of a host token (it may still
+// fail VerifyToken).
+func IsToken(s string) bool { return strings.HasPrefix(s, tokenPrefix) }
+
 // TokenResolver returns a resolver for Handler: it verifies a token with key
 // and asks grants for the grants of the function version it names. grants
 // should wrap ErrUnauthorized when that version no longer exists, so that its

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,7 +120,7 @@ func (s *Server) S3Addr() string {
 // is accepted unchecked, as the embedded default.
 func (s *Server) s3Lookup() func(string) (string, s3api.Identity, bool) {
 	return func(id string) (string, s3api.Identity, bool) {
-		if strings.HasPrefix(id, hostTokenPrefix) {
+		if host.IsToken(id) {
 			fn, ver, err := host.VerifyToken(s.hostKey, id)
 			if err != nil {
 				return "", s3api.Identity{}, false
@@ -141,9 +140,6 @@ func (s *Server) s3Lookup() func(string) (string, s3api.Identity, bool) {
 		return "", s3api.Identity{AccessKeyID: id, Principal: id}, true
 	}
 }
-
-// hostTokenPrefix starts every host token (internal/host).
-const hostTokenPrefix = "gh1."
 
 // s3Secret is the secret access key of a function's access key (its host
 // token).
