@@ -74,9 +74,19 @@ func (s *Server) hostGrants(ctx context.Context, function, version string) (host
 // loopbackURL is the host API's URL on a listener's address, reached over
 // loopback when the listener takes every interface.
 func loopbackURL(addr string) string {
+	a, ok := loopbackAddr(addr)
+	if !ok {
+		return ""
+	}
+	return "http://" + a + host.PathPrefix
+}
+
+// loopbackAddr is addr with an unspecified host replaced by loopback; ok is
+// false when addr is not host:port.
+func loopbackAddr(addr string) (string, bool) {
 	h, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return ""
+		return "", false
 	}
 	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
 		h = "127.0.0.1"
@@ -84,7 +94,7 @@ func loopbackURL(addr string) string {
 			h = "::1"
 		}
 	}
-	return "http://" + net.JoinHostPort(h, port) + host.PathPrefix
+	return net.JoinHostPort(h, port), true
 }
 
 // hostServices carries out allowed host calls.

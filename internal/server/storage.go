@@ -156,24 +156,12 @@ func (s *Server) s3Secret(token string) string {
 // it is granted.
 func (s *Server) functionEnv(token string) map[string]string {
 	env := map[string]string{"AWS_REGION": s.cfg.Region, "AWS_DEFAULT_REGION": s.cfg.Region}
-	if s.storage != nil && s.storage.s3addr != "" {
-		env["AWS_ENDPOINT_URL_S3"] = "http://" + loopbackAddr(s.storage.s3addr)
+	if a, ok := loopbackAddr(s.S3Addr()); ok {
+		env["AWS_ENDPOINT_URL_S3"] = "http://" + a
 		env["AWS_ACCESS_KEY_ID"] = token
 		env["AWS_SECRET_ACCESS_KEY"] = s.s3Secret(token)
 	}
 	return env
-}
-
-// loopbackAddr is addr with an unspecified host replaced by loopback.
-func loopbackAddr(addr string) string {
-	h, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
-		h = "127.0.0.1"
-	}
-	return net.JoinHostPort(h, port)
 }
 
 // bucketDeliverer hands bucket events to functions (asynchronously, as S3
