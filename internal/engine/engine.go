@@ -22,8 +22,14 @@ type Spec struct {
 	Timeout      time.Duration     // longest a single invocation may run
 	Env          map[string]string // the function's own environment; nothing else
 	// Snapshot starts instances from a snapshot of an initialized one (wasm
-	// reactors only; experimental).
+	// reactors only).
 	Snapshot bool
+	// SnapshotWarmup, when set, is an event (JSON) the instance whose
+	// snapshot is taken serves once before the snapshot, so that restored
+	// instances start with what a first invocation sets up (lazily
+	// initialized state, grown buffers). Its host calls are refused and its
+	// result is discarded; it must succeed, or no snapshot is taken.
+	SnapshotWarmup []byte
 	// HostURL and HostToken tell a process function where and how to reach
 	// the node's host API (internal/host): the base URL, such as
 	// http://127.0.0.1:8080/_gureum/host/v1, and the bearer token bound to
@@ -91,6 +97,26 @@ type Function interface {
 	NewInstance(ctx context.Context, log io.Writer) (Instance, error)
 	Close(ctx context.Context) error
 }
+
+// SnapshotReporter is implemented by a Function that may start its
+// instances from a snapshot: it says where that stands.
+type SnapshotReporter interface {
+	SnapshotStatus() SnapshotStatus
+}
+
+// SnapshotStatus is where a function's snapshot stands.
+type SnapshotStatus struct {
+	State  string // one of the Snapshot* states
+	Reason string // why, when State is SnapshotFailed
+}
+
+// States of a function's snapshot.
+const (
+	SnapshotOff     = "off"     // the function does not use snapshots
+	SnapshotPending = "pending" // not taken yet: the next cold start takes it
+	SnapshotReady   = "ready"   // cold starts restore from it
+	SnapshotFailed  = "failed"  // it could not be taken or used; instances start normally
+)
 
 // Engine prepares function versions for one runtime.
 type Engine interface {

@@ -1,5 +1,10 @@
 package gureum
 
+import (
+	crand "crypto/rand"
+	"encoding/hex"
+)
+
 // restoreHooks run in every instance started from a snapshot; see OnRestore.
 var restoreHooks []func()
 
@@ -21,4 +26,23 @@ var restoreHooks []func()
 // Outside a snapshot, f never runs.
 func OnRestore(f func()) {
 	restoreHooks = append(restoreHooks, f)
+}
+
+// instanceID names this instance; see InstanceID.
+var instanceID = newInstanceID()
+
+// InstanceID returns an identifier unique to this instance of the
+// function, a random 128-bit value in UUID form. An instance started from a
+// snapshot gets its own before any OnRestore hook runs, so it is never
+// shared by two instances.
+func InstanceID() string { return instanceID }
+
+// newInstanceID returns a random (version 4) UUID.
+func newInstanceID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -53,6 +53,7 @@ func gureumRestore() {
 	for fd := range 3 {
 		_ = syscall.SetNonblock(fd, true)
 	}
+	instanceID = newInstanceID()
 	for _, f := range restoreHooks {
 		f()
 	}

@@ -18,10 +18,10 @@
 // the engine.Request.Host of the invocation being served (host.go, and "Host
 // calls" in ABI.md); the engine itself decides nothing about grants.
 //
-// A reactor whose Spec asks for it (experimental, off by default) starts its
-// instances from a snapshot of one that has initialized: a rewrite of the
-// module whose initial state is that instance's memory and globals
-// (snapshot.go, the snapshot package, and "Snapshots" in ABI.md).
+// A reactor whose Spec asks for it starts its instances from a snapshot of
+// one that has initialized: its memory image, mapped copy-on-write, and its
+// globals (snapshot.go, memory_linux.go, the snapshot package, and
+// "Snapshots" in ABI.md).
 package wasm
 
 import (
@@ -39,6 +39,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/wasm/snapshot"
 )
 
 const (
@@ -93,8 +94,9 @@ type memRuntime struct {
 }
 
 type moduleKey struct {
-	pages uint32
-	hash  string
+	pages    uint32
+	hash     string
+	snapshot bool // prepared for snapshots (snapshot.Prepare), when the module allows it
 }
 
 // module is a compiled artifact in one runtime, shared by every function
@@ -106,6 +108,14 @@ type module struct {
 	kind     kind
 	err      error
 	refs     int // guarded by Engine.mu
+
+	// For a module prepared for snapshots: the data segments every normal
+	// start writes into memory (instantiation no longer does), and the
+	// exported mutable globals. prepErr says why a module whose key asked
+	// for snapshots could not be prepared; it then runs as it is.
+	data    []snapshot.Segment
+	globals []snapshot.Global
+	prepErr error
 }
 
 // New returns an Engine. Close it to release compiled code.
@@ -160,7 +170,8 @@ func (e *Engine) Prepare(ctx context.Context, spec engine.Spec) (engine.Function
 		hash = hex.EncodeToString(sum[:])
 	}
 
-	m, rt, err := e.acquire(ctx, spec, moduleKey{pages: uint32(memMiB) * pagesPerMiB, hash: hash}, bin)
+	key := moduleKey{pages: uint32(memMiB) * pagesPerMiB, hash: hash, snapshot: spec.Snapshot}
+	m, rt, err := e.acquire(ctx, spec, key, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +202,7 @@ func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, b
 	if !found {
 		// The compilation is shared by every waiter, so one caller's
 		// cancellation does not fail it for the others.
-		m.compiled, m.kind, m.err = compile(context.WithoutCancel(ctx), rt, spec, key.hash, bin)
+		m.compile(context.WithoutCancel(ctx), rt, spec, bin)
 		if m.err != nil {
 			e.mu.Lock()
 			delete(e.modules, key)
@@ -287,30 +298,46 @@ func readArtifact(spec engine.Spec) ([]byte, error) {
 	return bin, nil
 }
 
-// compile reads, verifies and compiles an artifact and finds its kind.
-func compile(ctx context.Context, rt *memRuntime, spec engine.Spec, hash string, bin []byte) (wazero.CompiledModule, kind, error) {
+// compile reads, verifies and compiles an artifact and finds its kind. A
+// module whose key asks for snapshots is prepared for them first, when it
+// is a reactor that can take them; any other is compiled as it is, with the
+// reason in prepErr.
+func (m *module) compile(ctx context.Context, rt *memRuntime, spec engine.Spec, bin []byte) {
 	if bin == nil {
 		var err error
 		if bin, err = readArtifact(spec); err != nil {
-			return nil, 0, err
+			m.err = err
+			return
 		}
 		sum := sha256.Sum256(bin)
-		if got := hex.EncodeToString(sum[:]); got != hash {
-			return nil, 0, fmt.Errorf("prepare %s: %w: %s has sha256 %s, expected %s",
-				spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, got, hash)
+		if got := hex.EncodeToString(sum[:]); got != m.key.hash {
+			m.err = fmt.Errorf("prepare %s: %w: %s has sha256 %s, expected %s",
+				spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, got, m.key.hash)
+			return
 		}
 	}
-	cm, err := rt.CompileModule(ctx, bin)
+	code := bin
+	if m.key.snapshot {
+		p, err := prepareSnapshots(bin)
+		if err != nil {
+			m.prepErr = err
+		} else {
+			code, m.data, m.globals = p.Module, p.Data, p.Globals
+		}
+	}
+	cm, err := rt.CompileModule(ctx, code)
 	if err != nil {
-		return nil, 0, fmt.Errorf("prepare %s: %w: %s is not a WebAssembly module wazero can run within %d MiB: %v",
+		m.err = fmt.Errorf("prepare %s: %w: %s is not a WebAssembly module wazero can run within %d MiB: %v",
 			spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, rt.memMiB, err)
+		return
 	}
 	k, err := classify(rt, cm)
 	if err != nil {
 		_ = cm.Close(ctx)
-		return nil, 0, fmt.Errorf("prepare %s: %w: %s %v", spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, err)
+		m.err = fmt.Errorf("prepare %s: %w: %s %v", spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, err)
+		return
 	}
-	return cm, k, nil
+	m.compiled, m.kind = cm, k
 }
 
 var _ engine.Engine = (*Engine)(nil)

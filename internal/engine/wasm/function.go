@@ -136,8 +136,12 @@ func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB 
 	}
 	if spec.Snapshot && m.kind == kindReactor {
 		f.snap = &snapshots{
-			key: snapshotKey(e, m.key.hash, configDigest([]string{spec.Function}, envList, memMiB)),
+			key: snapshotKey(e, m.key.hash, configDigest([]string{spec.Function}, envList, memMiB, spec.SnapshotWarmup)),
 			cap: &monoClock{base: time.Now()},
+			st:  engine.SnapshotPending,
+		}
+		if m.prepErr != nil {
+			f.snap.st, f.snap.err = engine.SnapshotFailed, m.prepErr
 		}
 	}
 	return f
@@ -158,7 +162,15 @@ func (f *function) NewInstance(ctx context.Context, log io.Writer) (engine.Insta
 	if f.snap != nil {
 		return f.snap.newInstance(ctx, f, log)
 	}
-	return newReactor(ctx, f, f.mod.compiled, f.config, log)
+	return newReactor(ctx, f, f.config, log)
+}
+
+// SnapshotStatus implements engine.SnapshotReporter.
+func (f *function) SnapshotStatus() engine.SnapshotStatus {
+	if f.snap == nil {
+		return engine.SnapshotStatus{State: engine.SnapshotOff}
+	}
+	return f.snap.status()
 }
 
 // Close releases the function's compiled code once no other prepared
@@ -219,4 +231,7 @@ func (f *function) cause(err error, oom bool) error {
 	return fmt.Errorf("%w: %s", engine.ErrCrashed, detail)
 }
 
-var _ engine.Function = (*function)(nil)
+var (
+	_ engine.Function         = (*function)(nil)
+	_ engine.SnapshotReporter = (*function)(nil)
+)

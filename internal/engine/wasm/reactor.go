@@ -51,8 +51,9 @@ type reactor struct {
 	stack          [2]uint64
 }
 
-// newReactor instantiates cm with cfg and runs its initialization.
-func newReactor(ctx context.Context, f *function, cm wazero.CompiledModule, cfg wazero.ModuleConfig, log io.Writer) (*reactor, error) {
+// newReactor instantiates the function's module with cfg and runs its
+// initialization.
+func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log io.Writer) (*reactor, error) {
 	r := &reactor{call: call{fn: f}}
 	r.stderr.watch = true
 	r.point(ctx, log)
@@ -63,11 +64,18 @@ func newReactor(ctx context.Context, f *function, cm wazero.CompiledModule, cfg 
 		WithStderr(&r.stderr).
 		WithNanosleep(r.sleeper.sleep)
 	ctx = r.bind(ctx)
-	mod, err := f.rt.InstantiateModule(ctx, cm, cfg)
+	mod, err := f.rt.InstantiateModule(ctx, f.mod.compiled, cfg)
 	if err != nil {
 		return nil, f.initFailure("instantiation", err, r.stderr.oom)
 	}
 	r.attach(mod)
+	// A module prepared for snapshots leaves its data segments to the host.
+	for _, d := range f.mod.data {
+		if !r.mem.Write(d.Offset, d.Bytes) {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("%s: %w: data segment at %#x is outside memory", f.name, engine.ErrInit, d.Offset)
+		}
+	}
 	for _, name := range []string{exportInitialize, exportStart} {
 		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
 			_ = mod.Close(ctx)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
@@ -32,27 +32,72 @@ const exportRestore = "gureum_restore"
 // exportSnapshot prepares an instance for the snapshot about to be taken.
 const exportSnapshot = "gureum_snapshot"
 
-// snapshots is the snapshot of one function: built by its first cold start,
-// used by every later one. See ABI.md, "Snapshots".
-type snapshots struct {
-	key  string // file name in the cache: module, config and versions
-	mu   sync.Mutex
-	st   snapState
-	err  error                 // why st is snapFailed
-	cm   wazero.CompiledModule // the restored module, when st is snapReady
-	mono *monoClock            // the clock of restored instances
-	cap  *monoClock            // the clock of the capturing instance
-	done bool                  // the function is closed
+// snapshotExports are the exports a reactor needs for snapshots, with
+// their signatures.
+var snapshotExports = []struct {
+	name            string
+	params, results []api.ValueType
+}{
+	{exportRestore, nil, nil},
+	{exportSnapshot, []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}},
 }
 
-type snapState int
+// prepareSnapshots prepares a module for snapshots, if it is a reactor
+// that can take them.
+func prepareSnapshots(bin []byte) (*snapshot.Prepared, error) {
+	p, err := snapshot.Prepare(bin)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{exportHandle, exportRestore, exportSnapshot} {
+		if !slices.Contains(p.Exports, name) {
+			return nil, fmt.Errorf("the module does not export %s: build it with the current gureum Go SDK", name)
+		}
+	}
+	// The segments share the artifact's bytes; keep only theirs.
+	var n int
+	for _, d := range p.Data {
+		n += len(d.Bytes)
+	}
+	buf := make([]byte, 0, n)
+	for i, d := range p.Data {
+		buf = append(buf, d.Bytes...)
+		p.Data[i].Bytes = buf[len(buf)-len(d.Bytes):]
+	}
+	return p, nil
+}
 
-const (
-	snapNone     snapState = iota // not tried yet
-	snapBuilding                  // the first cold start is taking it
-	snapReady
-	snapFailed
-)
+// snapshots is the snapshot of one function: taken by its first cold
+// start, or read from the cache; used by every later one.
+type snapshots struct {
+	key  string // file name in the cache, without extension
+	cap  *monoClock
+	mu     sync.Mutex
+	st     string // an engine.Snapshot* state
+	err    error  // why st is SnapshotFailed
+	img    *image // when st is SnapshotReady
+	taking bool   // a cold start is taking the snapshot
+	done   bool   // the function is closed
+}
+
+// image is a snapshot: the memory of an initialized instance, in a file
+// each restored instance maps copy-on-write, and its globals.
+type image struct {
+	file *os.File
+	meta imageMeta
+	mono *monoClock // the clock of restored instances
+}
+
+// imageMeta is what a snapshot records beside its memory.
+type imageMeta struct {
+	Format   int      `json:"format"`
+	Size     int64    `json:"size"`     // bytes of memory, whole pages
+	SHA256   string   `json:"sha256"`   // of the memory
+	Globals  []uint64 `json:"globals"`  // values of the module's exported mutable globals, in order
+	Nanotime int64    `json:"nanotime"` // the monotonic clock when the snapshot was taken
+	BufPtr   uint32   `json:"bufPtr"`   // the guest's request buffer (gureum_buffer)
+	BufCap   uint32   `json:"bufCap"`
+}
 
 // monoClock is a monotonic clock that starts at offset: a restored
 // instance's clock continues from its snapshot's, even in another process.
@@ -65,8 +110,8 @@ func (c *monoClock) now() int64 { return int64(time.Since(c.base)) + c.offset }
 
 // snapshotKey names a snapshot in the cache. Everything the image depends
 // on is in it: the module, the instance's arguments and environment (copied
-// into the guest's heap at initialization), the memory limit, the snapshot
-// format, gureum's and wazero's versions.
+// into the guest's heap at initialization), the memory limit, the warm-up
+// event, the snapshot format, gureum's and wazero's versions.
 func snapshotKey(e *Engine, hash string, cfgDigest []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "format %d\ngureum %s\n", snapshot.FormatVersion, e.cfg.Version)
@@ -79,11 +124,11 @@ func snapshotKey(e *Engine, hash string, cfgDigest []byte) string {
 		}
 	}
 	h.Write(cfgDigest)
-	return hash + "-" + hex.EncodeToString(h.Sum(nil))[:32] + ".wasm"
+	return hash + "-" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // configDigest is what of an instance's configuration a snapshot depends on.
-func configDigest(args []string, env []string, memMiB int) []byte {
+func configDigest(args []string, env []string, memMiB int, warmup []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("memory " + strconv.Itoa(memMiB) + "\n")
 	for _, a := range args {
@@ -92,41 +137,54 @@ func configDigest(args []string, env []string, memMiB int) []byte {
 	for _, kv := range env {
 		b.WriteString("env " + strconv.Quote(kv) + "\n")
 	}
+	b.WriteString("warmup " + strconv.Quote(string(warmup)) + "\n")
 	return b.Bytes()
+}
+
+// status reports where the snapshot stands.
+func (s *snapshots) status() engine.SnapshotStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := engine.SnapshotStatus{State: s.st}
+	if s.err != nil {
+		st.Reason = s.err.Error()
+	}
+	return st
 }
 
 // newInstance starts an instance of a snapshot-enabled reactor: from the
 // snapshot when there is one; else the normal way, taking the snapshot from
 // the first instance. A snapshot that cannot be taken or used is reported
-// once, to the log of the cold start that tried, and instances then start
-// the normal way.
+// in the function's status and once in the log of the cold start that
+// tried; instances then start the normal way.
 func (s *snapshots) newInstance(ctx context.Context, f *function, log io.Writer) (engine.Instance, error) {
 	s.mu.Lock()
-	switch s.st {
-	case snapReady:
-		cm, mono := s.cm, s.mono
+	if s.st == engine.SnapshotReady {
+		img := s.img
 		s.mu.Unlock()
-		return restoreReactor(ctx, f, cm, mono, log)
-	case snapBuilding, snapFailed:
-		s.mu.Unlock()
-		return newReactor(ctx, f, f.mod.compiled, f.config, log)
+		return restoreReactor(ctx, f, img, log)
 	}
-	s.st = snapBuilding
+	if s.st != engine.SnapshotPending || s.taking || s.done {
+		s.mu.Unlock()
+		return newReactor(ctx, f, f.config, log)
+	}
+	s.taking = true
 	s.mu.Unlock()
 
-	inst, cm, mono, err := s.take(ctx, f, log)
+	inst, img, err := s.take(ctx, f, log)
 	s.mu.Lock()
+	s.taking = false
 	switch {
 	case s.done:
-		if cm != nil {
-			_ = cm.Close(context.Background())
+		if img != nil {
+			img.close()
 		}
 	case err == nil:
-		s.st, s.cm, s.mono = snapReady, cm, mono
+		s.st, s.img = engine.SnapshotReady, img
 	case inst == nil:
-		s.st = snapNone // this cold start failed; the next one tries again
+		// This cold start failed; the next one tries again.
 	default:
-		s.st, s.err = snapFailed, err
+		s.st, s.err = engine.SnapshotFailed, err
 	}
 	s.mu.Unlock()
 	if inst == nil {
@@ -138,151 +196,255 @@ func (s *snapshots) newInstance(ctx context.Context, f *function, log io.Writer)
 	return inst, nil
 }
 
-// take loads the snapshot from the cache or takes it, and returns an
-// instance for the cold start in progress: the captured one, or one
+// take reads the snapshot from the cache or takes it, and returns an
+// instance for the cold start in progress: the capturing one, or one
 // restored from the cached snapshot. err is set when there is no snapshot;
 // inst may then still be a usable instance, or nil.
-func (s *snapshots) take(ctx context.Context, f *function, log io.Writer) (inst engine.Instance, cm wazero.CompiledModule, mono *monoClock, err error) {
+func (s *snapshots) take(ctx context.Context, f *function, log io.Writer) (inst engine.Instance, img *image, err error) {
 	dir := f.e.snapshotDir()
 	if dir != "" {
-		if bin, rerr := os.ReadFile(filepath.Join(dir, s.key)); rerr == nil {
-			// A cached snapshot that fails is replaced by a new one.
-			if cm, mono, err = s.load(ctx, f, bin); err == nil {
-				if inst, err = restoreReactor(ctx, f, cm, mono, log); err == nil {
-					return inst, cm, mono, nil
+		if img, err = s.load(dir); err == nil {
+			if err = s.validate(ctx, f, img); err == nil {
+				if inst, err = restoreReactor(ctx, f, img, log); err == nil {
+					return inst, img, nil
 				}
-				_ = cm.Close(context.Background())
 			}
+			img.close()
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			// A cached snapshot that fails is replaced by a new one.
 			fmt.Fprintf(log, "gureum: cached snapshot of %s not used: %v\n", f.name, err)
 		}
 	}
 
 	// Capture: a normal cold start whose monotonic clock is s.cap.
 	cfg := f.config.WithNanotime(s.cap.now, sys.ClockResolution(1))
-	r, err := newReactor(ctx, f, f.mod.compiled, cfg, log)
+	r, err := newReactor(ctx, f, cfg, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	bin, err := takeImage(ctx, r, s.cap.now())
+	img, mem, err := s.capture(ctx, f, r, log)
 	if err == nil {
-		cm, mono, err = s.load(context.WithoutCancel(ctx), f, bin)
+		err = s.validate(ctx, f, img)
+		if err != nil {
+			img.close()
+		}
 	}
 	if err != nil {
-		return r, nil, nil, err
+		return r, nil, err
 	}
 	if dir != "" {
-		if err := writeFileAtomic(dir, s.key, bin); err != nil {
+		if err := s.store(dir, img, mem); err != nil {
 			fmt.Fprintf(log, "gureum: snapshot of %s not cached: %v\n", f.name, err)
 		}
 	}
-	return r, cm, mono, nil
+	return r, img, nil
 }
 
-// takeImage takes the image of a freshly initialized instance and returns the
-// restored module.
-func takeImage(ctx context.Context, r *reactor, now int64) ([]byte, error) {
-	i32 := api.ValueTypeI32
-	for _, w := range []struct {
-		name            string
-		params, results []api.ValueType
-	}{
-		{exportRestore, nil, nil},
-		{exportSnapshot, []api.ValueType{i32}, []api.ValueType{i32}},
-	} {
+// capture serves the warm-up event, if any, on a freshly initialized
+// instance, then takes its snapshot. It returns the image and its memory.
+func (s *snapshots) capture(ctx context.Context, f *function, r *reactor, log io.Writer) (*image, []byte, error) {
+	for _, w := range snapshotExports {
 		fn := r.mod.ExportedFunction(w.name)
 		if fn == nil {
-			return nil, fmt.Errorf("module does not export %s: rebuild it with the current gureum Go SDK", w.name)
+			return nil, nil, fmt.Errorf("module does not export %s: build it with the current gureum Go SDK", w.name)
 		}
 		if !slices.Equal(fn.Definition().ParamTypes(), w.params) || !slices.Equal(fn.Definition().ResultTypes(), w.results) {
-			return nil, fmt.Errorf("module exports %s with the wrong signature", w.name)
+			return nil, nil, fmt.Errorf("module exports %s with the wrong signature", w.name)
+		}
+	}
+	if w := f.spec.SnapshotWarmup; len(w) > 0 {
+		if err := warmUp(ctx, f, r, w, log); err != nil {
+			return nil, nil, err
 		}
 	}
 	r.point(ctx, io.Discard)
 	res, err := r.mod.ExportedFunction(exportSnapshot).Call(r.bind(ctx), uint64(r.mem.Size()))
 	r.point(nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", exportSnapshot, r.fn.cause(err, r.stderr.oom))
+		return nil, nil, fmt.Errorf("%s: %w", exportSnapshot, f.cause(err, r.stderr.oom))
 	}
 	if res[0] != 0 {
-		return nil, fmt.Errorf("%s returned %d: the guest cannot give restored instances their own random state", exportSnapshot, res[0])
+		return nil, nil, fmt.Errorf("%s returned %d: the guest cannot give restored instances their own random state", exportSnapshot, res[0])
 	}
-	im, ok := r.mod.(experimental.InternalModule)
+	meta := imageMeta{Format: snapshot.FormatVersion, Nanotime: s.cap.now(), BufPtr: r.bufPtr, BufCap: r.bufCap}
+	for _, g := range f.mod.globals {
+		eg := r.mod.ExportedGlobal(g.Export)
+		if eg == nil {
+			return nil, nil, fmt.Errorf("global %d is not exported", g.Index)
+		}
+		meta.Globals = append(meta.Globals, eg.Get())
+	}
+	view, ok := r.mem.Read(0, r.mem.Size())
 	if !ok {
-		return nil, errors.New("wazero does not expose the module's globals")
+		return nil, nil, errors.New("cannot read memory")
 	}
-	img := snapshot.Image{Meta: snapshot.Meta{Nanotime: now}}
-	for i := range im.NumGlobal() {
-		img.Globals = append(img.Globals, im.Global(i).Get())
+	mem := bytes.Clone(view)
+	meta.Size = int64(len(mem))
+	sum := sha256.Sum256(mem)
+	meta.SHA256 = hex.EncodeToString(sum[:])
+	file, err := memoryFile(mem)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keep the memory image: %w", err)
 	}
-	mem, ok := r.mem.Read(0, r.mem.Size())
-	if !ok {
-		return nil, errors.New("cannot read memory")
+	img := &image{file: file, meta: meta, mono: &monoClock{base: s.cap.base}}
+	return img, mem, nil
+}
+
+// warmUp has r serve the warm-up event, with no host capabilities and its
+// output in the cold start's log.
+func warmUp(ctx context.Context, f *function, r *reactor, event []byte, log io.Writer) error {
+	req := &engine.Request{
+		ID:          "snapshot-warmup",
+		Payload:     event,
+		FunctionARN: "arn:aws:lambda:local:000000000000:function:" + f.name,
+		Log:         log,
 	}
-	img.Memory = mem // Build copies what it keeps
-	orig, err := readArtifact(r.fn.spec)
+	if f.timeout > 0 {
+		req.Deadline = time.Now().Add(f.timeout)
+	}
+	resp, err := r.Invoke(ctx, req)
+	if err != nil {
+		return fmt.Errorf("warm-up invocation: %w", err)
+	}
+	if resp.FunctionError {
+		return fmt.Errorf("warm-up invocation returned an error: %s", errorMessage(resp.Payload))
+	}
+	return nil
+}
+
+// store writes the snapshot to the cache: the memory, then its metadata,
+// which names a complete image.
+func (s *snapshots) store(dir string, img *image, mem []byte) error {
+	meta, err := json.Marshal(img.meta)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(dir, s.key+".mem", mem); err != nil {
+		return err
+	}
+	return writeFileAtomic(dir, s.key+".json", meta)
+}
+
+// load opens a cached snapshot and checks it is whole.
+func (s *snapshots) load(dir string) (*image, error) {
+	mb, err := os.ReadFile(filepath.Join(dir, s.key+".json"))
 	if err != nil {
 		return nil, err
 	}
-	if sum := sha256.Sum256(orig); hex.EncodeToString(sum[:]) != r.fn.mod.key.hash {
-		return nil, fmt.Errorf("%s changed since it was compiled", r.fn.spec.ArtifactPath)
+	var meta imageMeta
+	if err := json.Unmarshal(mb, &meta); err != nil || meta.Format != snapshot.FormatVersion {
+		return nil, fmt.Errorf("cached snapshot has another format")
 	}
-	return snapshot.Build(orig, img)
-}
-
-// load compiles a restored module and validates it: it must be a reactor
-// of this format, and an instance of it must answer a call.
-func (s *snapshots) load(ctx context.Context, f *function, bin []byte) (wazero.CompiledModule, *monoClock, error) {
-	meta, ok := snapshot.ReadMeta(bin)
-	if !ok || meta.Version != snapshot.FormatVersion {
-		return nil, nil, errors.New("cached snapshot has another format")
-	}
-	cm, err := f.rt.CompileModule(context.WithoutCancel(ctx), bin)
+	file, err := os.Open(filepath.Join(dir, s.key+".mem"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("compile snapshot: %w", err)
+		return nil, err
 	}
-	if k, err := classify(f.rt, cm); err != nil || k != kindReactor {
-		_ = cm.Close(ctx)
-		return nil, nil, fmt.Errorf("snapshot is not a reactor: %v", err)
+	h := sha256.New()
+	n, err := io.Copy(h, file)
+	if err == nil && (n != meta.Size || n%pageBytes != 0 || hex.EncodeToString(h.Sum(nil)) != meta.SHA256) {
+		err = errors.New("memory image does not match its checksum")
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
 	}
 	mono := &monoClock{base: s.cap.base}
 	if now := mono.now(); now <= meta.Nanotime {
 		mono.offset = meta.Nanotime - now + 1
 	}
-	inst, err := restoreReactor(ctx, f, cm, mono, io.Discard)
-	if err == nil {
-		var stack [1]uint64
-		stack[0] = 1
-		err = inst.buffer.CallWithStack(ctx, stack[:])
-		_ = inst.Close(ctx)
-	}
-	if err != nil {
-		_ = cm.Close(ctx)
-		return nil, nil, fmt.Errorf("snapshot fails validation: %w", err)
-	}
-	return cm, mono, nil
+	return &image{file: file, meta: meta, mono: mono}, nil
 }
 
-// restoreReactor starts an instance from a restored module: it does not run
-// the initialization again, only the guest's restore hook.
-func restoreReactor(ctx context.Context, f *function, cm wazero.CompiledModule, mono *monoClock, log io.Writer) (*reactor, error) {
-	cfg := f.config.WithNanotime(mono.now, sys.ClockResolution(1))
+// validate starts an instance from img and checks it answers: the warm-up
+// event when there is one, else a request for its buffer.
+func (s *snapshots) validate(ctx context.Context, f *function, img *image) error {
+	if len(img.meta.Globals) != len(f.mod.globals) {
+		return fmt.Errorf("snapshot has %d globals, the module %d", len(img.meta.Globals), len(f.mod.globals))
+	}
+	r, err := restoreReactor(ctx, f, img, io.Discard)
+	if err != nil {
+		return fmt.Errorf("snapshot fails validation: %w", err)
+	}
+	defer r.Close(context.WithoutCancel(ctx))
+	if w := f.spec.SnapshotWarmup; len(w) > 0 {
+		err = warmUp(ctx, f, r, w, io.Discard)
+	} else {
+		stack := [1]uint64{1}
+		err = r.buffer.CallWithStack(r.bind(ctx), stack[:])
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot fails validation: %w", err)
+	}
+	return nil
+}
+
+// restoreReactor starts an instance from a snapshot: its memory is the
+// image, mapped copy-on-write, its globals are the image's, and the only
+// guest code it runs is the restore hook.
+func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer) (*reactor, error) {
+	cfg := f.config.WithNanotime(img.mono.now, sys.ClockResolution(1))
 	r := &reactor{call: call{fn: f}}
 	r.stderr.watch = true
 	r.point(ctx, log)
 	defer r.point(nil, nil)
 	cfg = cfg.WithStdout(&r.stdout).WithStderr(&r.stderr).WithNanosleep(r.sleeper.sleep)
 	ctx = r.bind(ctx)
-	mod, err := f.rt.InstantiateModule(ctx, cm, cfg)
+	alloc := &imageAllocator{img: img}
+	mod, err := f.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), f.mod.compiled, cfg)
+	if err == nil && alloc.err != nil {
+		_ = mod.Close(ctx)
+		err = alloc.err
+	}
 	if err != nil {
 		return nil, f.initFailure("instantiation from snapshot", err, r.stderr.oom)
 	}
+	mem := mod.Memory()
+	if want := uint32(img.meta.Size / pageBytes); mem.Size()/pageBytes < want {
+		if _, ok := mem.Grow(want - mem.Size()/pageBytes); !ok {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("%s: %w: snapshot of %d MiB does not fit in %d MiB", f.name, engine.ErrInit, img.meta.Size>>20, f.memMiB)
+		}
+	}
+	for i, g := range f.mod.globals {
+		mg, ok := mod.ExportedGlobal(g.Export).(api.MutableGlobal)
+		if !ok {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("%s: %w: global %d is not exported as mutable", f.name, engine.ErrInit, g.Index)
+		}
+		mg.Set(img.meta.Globals[i])
+	}
 	r.attach(mod)
+	r.bufPtr, r.bufCap = img.meta.BufPtr, img.meta.BufCap
 	if _, err := mod.ExportedFunction(exportRestore).Call(ctx); err != nil {
 		_ = mod.Close(ctx)
 		return nil, f.initFailure(exportRestore, err, r.stderr.oom)
 	}
 	return r, nil
 }
+
+// imageAllocator is the experimental.MemoryAllocator of one restored
+// instance: its memory starts as the image. err says the image could not
+// be mapped nor read.
+type imageAllocator struct {
+	img *image
+	err error
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (a *imageAllocator) Allocate(_, limit uint64) experimental.LinearMemory {
+	mem, err := mapImage(a.img.file, uint64(a.img.meta.Size), limit)
+	a.err = err
+	return mem
+}
+
+func (img *image) close() {
+	if img.file != nil {
+		img.file.Close()
+	}
+}
+
+const pageBytes = 65536
 
 // snapshotDir is where snapshots are cached, beside the compiled modules;
 // "" keeps them in memory only.
@@ -293,16 +455,15 @@ func (e *Engine) snapshotDir() string {
 	return filepath.Join(e.cfg.CacheDir, "snapshots")
 }
 
-// close releases the restored module.
+// close releases the image. Restored instances keep their mappings.
 func (s *snapshots) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cm != nil {
-		_ = s.cm.Close(context.Background())
-		s.cm = nil
+	if s.img != nil {
+		s.img.close()
+		s.img = nil
 	}
-	s.st, s.done = snapFailed, true
-	s.err = errors.New("function closed")
+	s.done = true
 }
 
 func writeFileAtomic(dir, name string, b []byte) error {

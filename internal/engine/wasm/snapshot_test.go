@@ -21,6 +21,8 @@ type snapResult struct {
 	Crypto    uint64 `json:"crypto"`
 	SinceInit int64  `json:"sinceInit"`
 	Sum       int    `json:"sum"`
+	Calls     int    `json:"calls"`
+	Instance  string `json:"instance"`
 }
 
 func snapshotSpec(s *engine.Spec) { s.Snapshot = true }
@@ -72,7 +74,7 @@ func TestSnapshotSameOutput(t *testing.T) {
 			t.Errorf("%s:\nplain    %s %q\nrestored %s %q", p, a.resp.Payload, a.log, b.resp.Payload, b.log)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", artifacts.snap.hash+"-*.wasm"))
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", artifacts.snap.hash+"-*.mem"))
 	if len(files) != 1 {
 		t.Fatalf("cached snapshots: %v", files)
 	}
@@ -131,7 +133,7 @@ func TestSnapshotClock(t *testing.T) {
 
 	// A new process: a fresh engine whose monotonic clock starts anew
 	// loads the cached snapshot, taken much "later" than now.
-	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.mem"))
 	if len(files) != 1 {
 		t.Fatalf("cached snapshots: %v", files)
 	}
@@ -164,11 +166,13 @@ func TestSnapshotOtherVersion(t *testing.T) {
 		t.Fatal("a snapshot of another version was used")
 	}
 
-	// A snapshot file of another module under this module's key is
-	// refused by validation (it is not this reactor), and replaced.
-	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	// A damaged memory image fails its checksum, and is replaced.
+	files, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.mem"))
+	if len(files) == 0 {
+		t.Fatal("no snapshot in the cache")
+	}
 	for _, f := range files {
-		if err := os.WriteFile(f, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		if err := os.WriteFile(f, make([]byte, 65536), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +221,85 @@ func TestSnapshotConcurrentColdStarts(t *testing.T) {
 		var r snapResult
 		ok(t, inst, `{"action":"echo"}`, &r)
 	}
-	if fn.(*function).snap.st != snapReady {
+	if fn.(*function).SnapshotStatus().State != engine.SnapshotReady {
 		t.Error("no snapshot after the cold starts")
+	}
+}
+
+// TestSnapshotWarmup: the warm-up event runs once in the capturing
+// instance before the snapshot, so restored instances start with its
+// effects; each restored instance then has memory of its own (copy on
+// write), and its own instance id.
+func TestSnapshotWarmup(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, func(s *engine.Spec) {
+		s.Snapshot = true
+		s.SnapshotWarmup = []byte(`{"action":"count"}`)
+	})
+	if st := fn.(engine.SnapshotReporter).SnapshotStatus(); st.State != engine.SnapshotPending {
+		t.Fatalf("status before the first cold start: %+v", st)
+	}
+	first, _ := start(t, fn)
+	if st := fn.(engine.SnapshotReporter).SnapshotStatus(); st.State != engine.SnapshotReady {
+		t.Fatalf("status after the first cold start: %+v", st)
+	}
+	a, _ := start(t, fn)
+	b, _ := start(t, fn)
+
+	var r snapResult
+	ids := map[string]bool{}
+	for _, c := range []struct {
+		inst     engine.Instance
+		calls    []int
+		restored int
+	}{
+		{first, []int{2, 3}, 0}, // it served the warm-up itself
+		{a, []int{2, 3, 4}, 1},  // the warm-up's count is in the snapshot
+		{b, []int{2}, 1},        // a's calls are not: its writes are its own
+	} {
+		for _, want := range c.calls {
+			ok(t, c.inst, `{"action":"count"}`, &r)
+			if r.Calls != want || r.Restored != c.restored {
+				t.Fatalf("count: %+v, want calls %d restored %d", r, want, c.restored)
+			}
+		}
+		ids[r.Instance] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("instance ids %v: want three different", ids)
+	}
+}
+
+// TestSnapshotWarmupFails: a warm-up that fails leaves the function
+// without a snapshot, says why in its status, and instances still start.
+func TestSnapshotWarmupFails(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, func(s *engine.Spec) {
+		s.Snapshot = true
+		s.SnapshotWarmup = []byte(`{"action":"explode"}`)
+	})
+	inst, log := start(t, fn)
+	if !strings.Contains(log, "no snapshot for snap") || !strings.Contains(log, `unknown action "explode"`) {
+		t.Errorf("log %q", log)
+	}
+	st := fn.(engine.SnapshotReporter).SnapshotStatus()
+	if st.State != engine.SnapshotFailed || !strings.Contains(st.Reason, "warm-up invocation returned an error") {
+		t.Errorf("status %+v", st)
+	}
+	var r snapResult
+	ok(t, inst, `{"action":"echo"}`, &r)
+	again, _ := start(t, fn)
+	ok(t, again, `{"action":"echo"}`, &r)
+	if r.Restored != 0 {
+		t.Error("an instance was restored from a failed snapshot")
+	}
+}
+
+// TestSnapshotOff: a function without snapshots reports so.
+func TestSnapshotOff(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, nil)
+	if st := fn.(engine.SnapshotReporter).SnapshotStatus(); st.State != engine.SnapshotOff {
+		t.Errorf("status %+v", st)
 	}
 }

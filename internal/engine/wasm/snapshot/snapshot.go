@@ -1,52 +1,43 @@
-// Package snapshot rewrites a WebAssembly module so that an image of an
-// initialized instance (its linear memory and globals) becomes the module's
-// initial state. An instance of the rewritten module starts where the
-// original left off after its initialization, without running it again.
+// Package snapshot prepares a WebAssembly module so that its instances can
+// start from an image of an initialized instance (its linear memory and
+// globals) instead of running their initialization again.
 //
-// The rewriter parses only what it changes: the memory section (the minimum
-// size), the global section (initial values), the data section (replaced by
-// the image's non-zero runs), the data count section, and a custom section
-// recording the image's metadata. Every other section is kept byte for byte.
-// Modules it cannot rewrite safely (an imported memory, a start function,
-// passive data segments, global initializers other than constants) are
-// refused.
+// Prepare rewrites a module in two ways that do not change what its code
+// does: the active data segments move out of the module (the host writes
+// them into memory at a normal start, exactly where instantiation would
+// have), and every mutable global is exported, so that the host can read it
+// from an initialized instance and set it in a restored one. The rewritten
+// module is compiled once and serves both kinds of start: a normal one
+// (write the data, run the initialization) and a restored one (the memory
+// is the image, mapped copy-on-write; the globals are set from the image).
+//
+// The rewriter parses only what it changes: the import section (to count
+// imported globals and refuse an imported memory), the global, export, data
+// and data count sections. Every other section is kept byte for byte.
+// Modules it cannot prepare safely (an imported memory, more than one
+// memory, a start function, passive data segments, data offsets that are
+// not constants) are refused with ErrUnsupported.
 package snapshot
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
-// FormatVersion changes whenever the output of Build changes for the same
-// input; it is part of every snapshot's cache key and metadata.
-const FormatVersion = 1
+// FormatVersion changes whenever Prepare's output, or the image format the
+// host keeps beside it, changes for the same input; it is part of every
+// snapshot's cache key.
+const FormatVersion = 2
 
-// MergeGap is the longest run of zero bytes kept inside one data segment:
-// non-zero runs closer than this are merged, since copying a few zeros is
-// cheaper than instantiating many tiny segments.
-const MergeGap = 1024
-
-// metaSection names the custom section holding Meta.
-const metaSection = "gureum.snapshot"
+// GlobalExportPrefix starts the name under which Prepare exports each
+// mutable global: the prefix and the global's index.
+const GlobalExportPrefix = "gureum_global_"
 
 const pageSize = 65536
 
-// Image is the state of an initialized instance.
-type Image struct {
-	Memory  []byte   // linear memory, a whole number of 64 KiB pages
-	Globals []uint64 // every global by index, imported ones first, as api.Global.Get returns them
-	Meta    Meta
-}
-
-// Meta is what a snapshot records about itself, read back with ReadMeta.
-type Meta struct {
-	Version  uint32 // FormatVersion of the writer
-	Nanotime int64  // the instance's monotonic clock when the image was taken
-}
-
-// ErrUnsupported: the module cannot be rewritten safely.
+// ErrUnsupported: the module cannot be prepared safely.
 var ErrUnsupported = errors.New("module not supported by snapshots")
 
 const (
@@ -54,10 +45,39 @@ const (
 	secImport    = 2
 	secMemory    = 5
 	secGlobal    = 6
+	secExport    = 7
 	secStart     = 8
 	secData      = 11
 	secDataCount = 12
 )
+
+// Prepared is a module ready for snapshots.
+type Prepared struct {
+	// Module is the rewritten module: no data section, every mutable
+	// global exported.
+	Module []byte
+	// Data are the original module's data segments, in order. At a normal
+	// start the host writes each at its offset before anything runs.
+	Data []Segment
+	// Globals are the mutable globals, each exported as GlobalExportPrefix
+	// and its index.
+	Globals []Global
+	// Exports are the names of the module's exported functions.
+	Exports []string
+}
+
+// Segment is a data segment: Bytes belong at Offset in linear memory.
+type Segment struct {
+	Offset uint32
+	Bytes  []byte
+}
+
+// Global is a mutable global of a prepared module.
+type Global struct {
+	Index  int    // index in the module's global index space
+	Type   byte   // 0x7f i32, 0x7e i64, 0x7d f32, 0x7c f64
+	Export string // name of its export
+}
 
 type section struct {
 	id   byte
@@ -84,89 +104,73 @@ func sections(bin []byte) ([]section, error) {
 	return out, nil
 }
 
-// Build returns orig rewritten so that its initial state is img. The image
-// must come from an instance of orig.
-func Build(orig []byte, img Image) ([]byte, error) {
-	if len(img.Memory)%pageSize != 0 {
-		return nil, fmt.Errorf("memory image of %d bytes is not whole pages", len(img.Memory))
-	}
+// Prepare returns orig ready for snapshots. The segments in the result
+// share orig's bytes.
+func Prepare(orig []byte) (*Prepared, error) {
 	secs, err := sections(orig)
 	if err != nil {
 		return nil, err
 	}
+	p := &Prepared{}
 	importedGlobals := 0
+	memories := 0
+	sawExports := false
 	out := append([]byte(nil), header...)
-	var dataSegments []byte
-	var nData uint32
-	wroteData := false
 	for _, s := range secs {
-		body := s.body
 		switch s.id {
 		case secImport:
-			n, err := countImports(body)
+			if importedGlobals, err = countImports(s.body); err != nil {
+				return nil, err
+			}
+		case secMemory:
+			r := reader{b: s.body}
+			memories += int(r.u32())
+		case secGlobal:
+			if p.Globals, err = mutableGlobals(s.body, importedGlobals); err != nil {
+				return nil, err
+			}
+		case secExport:
+			body, err := addExports(s.body, p.Globals, &p.Exports)
 			if err != nil {
 				return nil, err
 			}
-			importedGlobals = n
+			out = appendSection(out, s.id, body)
+			sawExports = true
+			continue
 		case secStart:
 			return nil, fmt.Errorf("%w: it has a start function", ErrUnsupported)
-		case secMemory:
-			if body, err = rewriteMemory(body, uint32(len(img.Memory)/pageSize)); err != nil {
-				return nil, err
-			}
-		case secGlobal:
-			if body, err = rewriteGlobals(body, img.Globals, importedGlobals); err != nil {
-				return nil, err
-			}
 		case secDataCount:
-			dataSegments, nData = segments(img.Memory)
-			body = appendU32(nil, nData)
+			continue // the data section goes, and its count with it
 		case secData:
-			if err := checkData(body); err != nil {
+			if p.Data, err = dataSegments(s.body); err != nil {
 				return nil, err
 			}
-			if dataSegments == nil {
-				dataSegments, nData = segments(img.Memory)
-			}
-			body = append(appendU32(nil, nData), dataSegments...)
-			wroteData = true
-		case secCustom:
-			var r reader
-			r.b = body
-			if name := r.name(); r.err == nil && name == metaSection {
-				continue // a snapshot of a snapshot keeps only the new metadata
-			}
-		}
-		out = appendSection(out, s.id, body)
-	}
-	if !wroteData {
-		return nil, fmt.Errorf("%w: it has no data section", ErrUnsupported)
-	}
-	meta := appendName(nil, metaSection)
-	meta = binary.LittleEndian.AppendUint32(meta, FormatVersion)
-	meta = binary.LittleEndian.AppendUint64(meta, uint64(img.Meta.Nanotime))
-	return appendSection(out, secCustom, meta), nil
-}
-
-// ReadMeta returns the metadata of a module Build wrote; ok is false for any
-// other module.
-func ReadMeta(bin []byte) (m Meta, ok bool) {
-	secs, err := sections(bin)
-	if err != nil {
-		return Meta{}, false
-	}
-	for _, s := range secs {
-		if s.id != secCustom {
 			continue
 		}
-		r := reader{b: s.body}
-		if r.name() != metaSection || r.err != nil || len(r.b)-r.off != 12 {
-			continue
+		// A module without an export section gets one where it belongs:
+		// before the first section that must follow it.
+		if !sawExports && s.id != secCustom && s.id > secExport {
+			body, err := addExports([]byte{0}, p.Globals, nil)
+			if err != nil {
+				return nil, err
+			}
+			out = appendSection(out, secExport, body)
+			sawExports = true
 		}
-		b := r.b[r.off:]
-		return Meta{Version: binary.LittleEndian.Uint32(b), Nanotime: int64(binary.LittleEndian.Uint64(b[4:]))}, true
+		out = appendSection(out, s.id, s.body)
 	}
-	return Meta{}, false
+	if memories != 1 {
+		return nil, fmt.Errorf("%w: %d memories, not one", ErrUnsupported, memories)
+	}
+	if !sawExports {
+		body, err := addExports([]byte{0}, p.Globals, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = appendSection(out, secExport, body)
+	}
+	p.Module = out
+	return p, nil
 }
 
 // countImports returns how many globals the import section imports, and
@@ -193,135 +197,102 @@ func countImports(body []byte) (globals int, err error) {
 			return 0, fmt.Errorf("import of unknown kind %d", kind)
 		}
 	}
-	return globals, r.err
+	if r.err != nil {
+		return 0, fmt.Errorf("malformed import section: %w", r.err)
+	}
+	return globals, nil
 }
 
-func rewriteMemory(body []byte, pages uint32) ([]byte, error) {
-	r := reader{b: body}
-	if n := r.u32(); n != 1 || r.err != nil {
-		return nil, fmt.Errorf("%w: %d memories", ErrUnsupported, n)
-	}
-	flags := r.byte()
-	r.u32()
-	out := appendU32(nil, 1)
-	out = append(out, flags)
-	out = appendU32(out, pages)
-	switch flags {
-	case 0:
-	case 1:
-		max := r.u32()
-		if max < pages {
-			return nil, fmt.Errorf("image of %d pages is larger than the memory's maximum %d", pages, max)
-		}
-		out = appendU32(out, max)
-	default:
-		return nil, fmt.Errorf("%w: memory flags %#x", ErrUnsupported, flags)
-	}
-	if r.err != nil || r.off != len(r.b) {
-		return nil, fmt.Errorf("malformed memory section")
-	}
-	return out, nil
-}
-
-// rewriteGlobals replaces the initializer of every mutable global with its
-// value in the image.
-func rewriteGlobals(body []byte, values []uint64, imported int) ([]byte, error) {
+// mutableGlobals lists the global section's mutable globals.
+func mutableGlobals(body []byte, imported int) ([]Global, error) {
 	r := reader{b: body}
 	n := r.u32()
-	if int(n)+imported != len(values) {
-		return nil, fmt.Errorf("image has %d globals, module %d", len(values), int(n)+imported)
-	}
-	out := appendU32(nil, n)
-	for i := 0; i < int(n); i++ {
+	var out []Global
+	for i := 0; i < int(n) && r.err == nil; i++ {
 		typ, mut := r.byte(), r.byte()
-		start := r.off
 		r.constExpr()
-		if r.err != nil {
-			return nil, fmt.Errorf("global %d: %w", imported+i, r.err)
-		}
-		out = append(out, typ, mut)
 		if mut == 0 {
-			out = append(out, r.b[start:r.off]...)
 			continue
 		}
-		v := values[imported+i]
 		switch typ {
-		case 0x7f:
-			out = appendS64(append(out, 0x41), int64(int32(uint32(v))))
-		case 0x7e:
-			out = appendS64(append(out, 0x42), int64(v))
-		case 0x7d:
-			out = binary.LittleEndian.AppendUint32(append(out, 0x43), uint32(v))
-		case 0x7c:
-			out = binary.LittleEndian.AppendUint64(append(out, 0x44), v)
+		case 0x7f, 0x7e, 0x7d, 0x7c:
 		default:
 			return nil, fmt.Errorf("%w: mutable global %d of type %#x", ErrUnsupported, imported+i, typ)
 		}
-		out = append(out, 0x0b)
+		idx := imported + i
+		out = append(out, Global{Index: idx, Type: typ, Export: GlobalExportPrefix + strconv.Itoa(idx)})
 	}
 	if r.err != nil || r.off != len(r.b) {
-		return nil, fmt.Errorf("malformed global section")
+		return nil, fmt.Errorf("malformed global section: %v", r.err)
 	}
 	return out, nil
 }
 
-// checkData refuses passive segments, which code may refer to by index.
-func checkData(body []byte) error {
+// addExports appends an export of each global to an export section,
+// refusing a name the module already uses. The names of exported functions
+// are appended to funcs.
+func addExports(body []byte, globals []Global, funcs *[]string) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
+	names := make(map[string]bool, min(int(n), len(body))) // n is untrusted
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		name := r.name()
+		names[name] = true
+		if r.byte() == 0 && funcs != nil {
+			*funcs = append(*funcs, name)
+		}
+		r.u32()
+	}
+	if r.err != nil || r.off != len(r.b) {
+		return nil, fmt.Errorf("malformed export section: %v", r.err)
+	}
+	if uint64(n)+uint64(len(globals)) > math.MaxUint32 {
+		return nil, errors.New("too many exports")
+	}
+	out := appendU32(nil, n+uint32(len(globals)))
+	out = append(out, body[len(appendU32(nil, n)):]...)
+	for _, g := range globals {
+		if names[g.Export] {
+			return nil, fmt.Errorf("%w: it already exports a name %q", ErrUnsupported, g.Export)
+		}
+		out = append(appendName(out, g.Export), 3)
+		out = appendU32(out, uint32(g.Index))
+	}
+	return out, nil
+}
+
+// dataSegments reads the active segments of memory 0 with constant offsets.
+func dataSegments(body []byte) ([]Segment, error) {
+	r := reader{b: body}
+	n := r.u32()
+	var out []Segment
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		switch flags := r.u32(); flags {
 		case 0:
-			r.constExpr()
 		case 2:
 			if r.u32() != 0 {
-				return fmt.Errorf("%w: data for a second memory", ErrUnsupported)
+				return nil, fmt.Errorf("%w: data for a second memory", ErrUnsupported)
 			}
-			r.constExpr()
 		default:
-			return fmt.Errorf("%w: passive data segment %d", ErrUnsupported, i)
+			return nil, fmt.Errorf("%w: passive data segment %d", ErrUnsupported, i)
 		}
-		r.bytes(int(r.u32()))
+		if op := r.byte(); op != 0x41 {
+			return nil, fmt.Errorf("%w: data segment %d's offset is not an i32.const", ErrUnsupported, i)
+		}
+		off := uint32(r.sleb32())
+		if r.byte() != 0x0b {
+			return nil, fmt.Errorf("%w: data segment %d's offset is not one constant", ErrUnsupported, i)
+		}
+		b := r.bytes(int(r.u32()))
+		if r.err == nil && uint64(off)+uint64(len(b)) > math.MaxUint32 {
+			return nil, fmt.Errorf("data segment %d ends past 4 GiB", i)
+		}
+		out = append(out, Segment{Offset: off, Bytes: b})
 	}
-	if r.err != nil {
-		return fmt.Errorf("malformed data section: %w", r.err)
+	if r.err != nil || r.off != len(r.b) {
+		return nil, fmt.Errorf("malformed data section: %v", r.err)
 	}
-	return nil
-}
-
-// segments encodes mem's non-zero runs, merged across gaps shorter than
-// MergeGap, as active data segments.
-func segments(mem []byte) ([]byte, uint32) {
-	out := []byte{}
-	var n uint32
-	i := 0
-	for {
-		for i < len(mem) && mem[i] == 0 {
-			i++
-		}
-		if i == len(mem) {
-			return out, n
-		}
-		start, end := i, i
-		for j := i; j < len(mem); {
-			if mem[j] != 0 {
-				j++
-				end = j
-				continue
-			}
-			if j-end >= MergeGap {
-				break
-			}
-			j++
-		}
-		out = append(out, 0x00, 0x41)
-		out = appendS64(out, int64(int32(uint32(start))))
-		out = append(out, 0x0b)
-		out = appendU32(out, uint32(end-start))
-		out = append(out, mem[start:end]...)
-		n++
-		i = end
-	}
+	return out, nil
 }
 
 func appendSection(out []byte, id byte, body []byte) []byte {
@@ -408,6 +379,32 @@ func (r *reader) u32() uint32 {
 		r.fail(errors.New("u32 out of range"))
 	}
 	return uint32(v)
+}
+
+// sleb32 reads a signed LEB128 of at most 32 bits.
+func (r *reader) sleb32() int32 {
+	var v int64
+	var shift uint
+	for {
+		b := r.byte()
+		v |= int64(b&0x7f) << shift
+		shift += 7
+		if b&0x80 == 0 {
+			if shift < 64 && b&0x40 != 0 {
+				v |= -1 << shift
+			}
+			break
+		}
+		if shift >= 35 {
+			r.fail(errors.New("LEB128 too long"))
+			return 0
+		}
+	}
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		r.fail(errors.New("i32 out of range"))
+		return 0
+	}
+	return int32(v)
 }
 
 func (r *reader) name() string { return string(r.bytes(int(r.u32()))) }

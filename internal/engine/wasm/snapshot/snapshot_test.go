@@ -7,105 +7,151 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // module is a hand-assembled module: one memory of one page, a mutable i32
-// global, a mutable i64 global, an immutable i32 global (5), a data segment
-// "abc" at 16, and every one of them exported.
+// global, a mutable i64 global, an immutable i32 global (5), data segments
+// "abc" at 16 and "zz" at 40000, memory and g2 exported, and a function f
+// that returns global 0 plus the byte at 16.
 func module(extra ...byte) []byte {
 	b := append([]byte(nil), header...)
-	b = appendSection(b, 1, []byte{1, 0x60, 0, 0})   // type () -> ()
-	b = appendSection(b, 3, []byte{1, 0})            // one function
-	b = appendSection(b, secMemory, []byte{1, 0, 1}) // memory min 1
+	b = appendSection(b, 1, []byte{1, 0x60, 0, 1, 0x7f}) // type () -> i32
+	b = appendSection(b, 3, []byte{1, 0})                // one function
+	b = appendSection(b, secMemory, []byte{1, 0, 1})     // memory min 1
 	b = appendSection(b, secGlobal, []byte{3,
 		0x7f, 1, 0x41, 0, 0x0b,
 		0x7e, 1, 0x42, 0, 0x0b,
 		0x7f, 0, 0x41, 5, 0x0b})
-	exp := []byte{4}
+	exp := []byte{3}
 	exp = append(appendName(exp, "memory"), 2, 0)
-	exp = append(appendName(exp, "g0"), 3, 0)
-	exp = append(appendName(exp, "g1"), 3, 1)
 	exp = append(appendName(exp, "g2"), 3, 2)
-	b = appendSection(b, 7, exp)
+	exp = append(appendName(exp, "f"), 0, 0)
+	b = appendSection(b, secExport, exp)
 	b = append(b, extra...)
-	b = appendSection(b, 10, []byte{1, 2, 0, 0x0b}) // code: empty body
-	b = appendSection(b, secData, []byte{1, 0, 0x41, 16, 0x0b, 3, 'a', 'b', 'c'})
-	return b
+	b = appendSection(b, secDataCount, []byte{2})
+	// f: global.get 0; i32.const 16; i32.load8_u; i32.add
+	body := []byte{0, 0x23, 0, 0x41, 16, 0x2d, 0, 0, 0x6a, 0x0b}
+	b = appendSection(b, 10, append([]byte{1, byte(len(body))}, body...))
+	data := []byte{2, 0, 0x41, 16, 0x0b, 3, 'a', 'b', 'c'}
+	data = append(data, 0, 0x41, 0xc0, 0xb8, 0x02, 0x0b, 2, 'z', 'z') // 40000
+	return appendSection(b, secData, data)
 }
 
-func TestBuild(t *testing.T) {
-	mem := make([]byte, 2*pageSize)
-	copy(mem[100:], "xyz")
-	copy(mem[100+3+MergeGap-1:], "near") // merged with xyz
-	copy(mem[70000:], "far")
-	mem[len(mem)-1] = 9
-	img := Image{Memory: mem, Globals: []uint64{7, uint64(1<<63 | 3), 5}, Meta: Meta{Nanotime: 12345}}
-
-	out, err := Build(module(), img)
+func TestPrepare(t *testing.T) {
+	p, err := Prepare(module())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, ok := ReadMeta(out); !ok || m.Version != FormatVersion || m.Nanotime != 12345 {
-		t.Fatalf("meta %+v %v", m, ok)
+	if len(p.Data) != 2 || p.Data[0].Offset != 16 || string(p.Data[0].Bytes) != "abc" ||
+		p.Data[1].Offset != 40000 || string(p.Data[1].Bytes) != "zz" {
+		t.Fatalf("data %+v", p.Data)
 	}
-	if _, ok := ReadMeta(module()); ok {
-		t.Error("ReadMeta found metadata in a plain module")
-	}
-	if _, n := segments(mem); n != 3 {
-		t.Errorf("%d segments, want 3", n)
+	want := []Global{{0, 0x7f, "gureum_global_0"}, {1, 0x7e, "gureum_global_1"}}
+	if len(p.Globals) != 2 || p.Globals[0] != want[0] || p.Globals[1] != want[1] {
+		t.Fatalf("globals %+v", p.Globals)
 	}
 
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
-	mod, err := rt.Instantiate(ctx, out)
+	mod, err := rt.Instantiate(ctx, p.Module)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := mod.Memory().Read(0, mod.Memory().Size())
-	if !bytes.Equal(got, mem) {
-		t.Error("memory differs from the image")
+	// No data is applied by instantiation: the host writes it.
+	if b, _ := mod.Memory().Read(16, 3); !bytes.Equal(b, make([]byte, 3)) {
+		t.Errorf("data applied at instantiation: %q", b)
 	}
-	for i, name := range []string{"g0", "g1", "g2"} {
-		if v := mod.ExportedGlobal(name).Get(); v != img.Globals[i] {
-			t.Errorf("%s = %#x, want %#x", name, v, img.Globals[i])
-		}
+	for _, s := range p.Data {
+		mod.Memory().Write(s.Offset, s.Bytes)
 	}
-
-	// A snapshot of a snapshot keeps one metadata section.
-	again, err := Build(out, Image{Memory: mem, Globals: img.Globals, Meta: Meta{Nanotime: 99}})
-	if err != nil {
-		t.Fatal(err)
+	// The globals are exported and settable, and the code sees them.
+	g0, ok := mod.ExportedGlobal("gureum_global_0").(api.MutableGlobal)
+	if !ok {
+		t.Fatal("global 0 is not exported as a mutable global")
 	}
-	if m, _ := ReadMeta(again); m.Nanotime != 99 || bytes.Count(again, []byte(metaSection)) != 1 {
-		t.Errorf("snapshot of a snapshot: %+v", m)
+	g0.Set(100)
+	res, err := mod.ExportedFunction("f").Call(ctx)
+	if err != nil || res[0] != 100+'a' {
+		t.Fatalf("f = %v, %v", res, err)
+	}
+	if g := mod.ExportedGlobal("gureum_global_1"); g == nil || g.Type() != api.ValueTypeI64 {
+		t.Error("global 1 not exported as i64")
+	}
+	if mod.ExportedGlobal("g2").Get() != 5 {
+		t.Error("immutable global changed")
 	}
 }
 
-func TestBuildRefuses(t *testing.T) {
-	img := Image{Memory: make([]byte, pageSize), Globals: []uint64{0, 0, 5}}
+// A module without an export section gets one, in the right place.
+func TestPrepareAddsExportSection(t *testing.T) {
+	b := append([]byte(nil), header...)
+	b = appendSection(b, secMemory, []byte{1, 0, 1})
+	b = appendSection(b, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
+	b = appendSection(b, secData, []byte{1, 0, 0x41, 0, 0x0b, 1, 'x'})
+	p, err := Prepare(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, p.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := mod.ExportedGlobal("gureum_global_0"); g == nil || g.Get() != 7 {
+		t.Errorf("global 0: %v", g)
+	}
+}
+
+func TestPrepareRefuses(t *testing.T) {
 	start := appendSection(nil, secStart, []byte{0})
-	if _, err := Build(module(start...), img); !errors.Is(err, ErrUnsupported) {
+	if _, err := Prepare(module(start...)); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("start function: %v", err)
 	}
-	if _, err := Build(module(), Image{Memory: make([]byte, pageSize), Globals: []uint64{0}}); err == nil {
-		t.Error("wrong number of globals accepted")
+	passive := append([]byte(nil), header...)
+	passive = appendSection(passive, secMemory, []byte{1, 0, 1})
+	passive = appendSection(passive, secData, []byte{1, 1, 1, 'x'})
+	if _, err := Prepare(passive); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("passive segment: %v", err)
 	}
-	if _, err := Build(module(), Image{Memory: make([]byte, 10), Globals: img.Globals}); err == nil {
-		t.Error("partial page accepted")
+	noMemory := appendSection(append([]byte(nil), header...), 1, []byte{0})
+	if _, err := Prepare(noMemory); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("no memory: %v", err)
 	}
-	if _, err := Build([]byte("not wasm"), img); err == nil {
+	clash := append([]byte(nil), header...)
+	clash = appendSection(clash, secMemory, []byte{1, 0, 1})
+	clash = appendSection(clash, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
+	clash = appendSection(clash, secExport, append(appendName([]byte{1}, "gureum_global_0"), 2, 0))
+	if _, err := Prepare(clash); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("export name clash: %v", err)
+	}
+	if _, err := Prepare([]byte("not wasm")); err == nil {
 		t.Error("garbage accepted")
 	}
 }
 
-func FuzzBuild(f *testing.F) {
+func FuzzPrepare(f *testing.F) {
 	f.Add(module())
 	f.Add(module(appendSection(nil, secStart, []byte{0})...))
-	img := Image{Memory: make([]byte, pageSize), Globals: []uint64{1, 2, 3}}
-	img.Memory[5] = 1
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
 	f.Fuzz(func(t *testing.T, bin []byte) {
-		_, _ = Build(bin, img) // must not panic
-		_, _ = ReadMeta(bin)
+		p, err := Prepare(bin) // must not panic
+		if err != nil {
+			return
+		}
+		// What wazero accepts before, it accepts after.
+		if cm, err := rt.CompileModule(ctx, bin); err == nil {
+			_ = cm.Close(ctx)
+			cm, err := rt.CompileModule(ctx, p.Module)
+			if err != nil {
+				t.Fatalf("prepared module does not compile: %v", err)
+			}
+			_ = cm.Close(ctx)
+		}
 	})
 }

@@ -22,6 +22,7 @@ var (
 	table    = map[string]int{}
 	initTime time.Time
 	restored int
+	calls    int // invocations this instance served, counted by "count"
 	// own is a generator the function reseeds on restore, as OnRestore's
 	// documentation tells functions to do.
 	own *rand.Rand
@@ -48,12 +49,17 @@ type result struct {
 	Crypto    uint64 `json:"crypto,omitempty"`
 	SinceInit int64  `json:"sinceInit,omitempty"`
 	Sum       int    `json:"sum,omitempty"`
+	Calls     int    `json:"calls,omitempty"`
+	Instance  string `json:"instance,omitempty"`
 }
 
 func handle(_ context.Context, e event) (result, error) {
 	r := result{Table: table["key-19999"], Restored: restored}
 	switch e.Action {
 	case "echo":
+	case "count":
+		calls++
+		r.Calls, r.Instance = calls, gureum.InstanceID()
 	case "rand":
 		var b [8]byte
 		_, _ = crand.Read(b[:])
