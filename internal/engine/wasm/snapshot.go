@@ -70,8 +70,8 @@ func prepareSnapshots(bin []byte) (*snapshot.Prepared, error) {
 // snapshots is the snapshot of one function: taken by its first cold
 // start, or read from the cache; used by every later one.
 type snapshots struct {
-	key  string // file name in the cache, without extension
-	cap  *monoClock
+	key    string // file name in the cache, without extension
+	cap    *monoClock
 	mu     sync.Mutex
 	st     string // an engine.Snapshot* state
 	err    error  // why st is SnapshotFailed
