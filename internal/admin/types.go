@@ -43,6 +43,19 @@ type FunctionInfo struct {
 	Routes      []registry.Route `json:"routes,omitempty"`
 	UpdatedAt   time.Time        `json:"updatedAt"`
 	Instances   InstanceStats    `json:"instances"`
+	// Snapshot is where the $LATEST version's snapshot stands on the node
+	// that answered; nil until that node has prepared the version (it runs
+	// no instance of it yet) or when its runtime reports none.
+	Snapshot *SnapshotInfo `json:"snapshot,omitempty"`
+}
+
+// SnapshotInfo is where a function version's snapshot stands on one node.
+type SnapshotInfo struct {
+	// State is "off" (the function takes no snapshots), "pending" (the
+	// next cold start takes it), "ready" (cold starts restore from it) or
+	// "failed" (instances start without one; Reason says why).
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // InstanceStats counts a function's instances on the node that answered.

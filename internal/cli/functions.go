@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gureum/gureum/internal/admin"
 	"github.com/gureum/gureum/internal/apiclient"
 	"github.com/gureum/gureum/internal/observe"
 )
@@ -41,7 +42,7 @@ func newLs(env IO) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tMEMORY\tTIMEOUT\tCONCURRENCY\tPROVISIONED\tINSTANCES\tROUTES")
+			fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tMEMORY\tTIMEOUT\tCONCURRENCY\tPROVISIONED\tINSTANCES\tSNAPSHOT\tROUTES")
 			for _, f := range fns {
 				routes := make([]string, len(f.Routes))
 				for i, r := range f.Routes {
@@ -51,9 +52,9 @@ func newLs(env IO) *cobra.Command {
 				if f.Concurrency > 0 {
 					conc = fmt.Sprint(f.Concurrency)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d MiB\t%s\t%s\t%d\t%d idle, %d busy\t%s\n",
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d MiB\t%s\t%s\t%d\t%d idle, %d busy\t%s\t%s\n",
 					f.Name, f.Latest, f.Runtime, f.MemoryMiB, f.Timeout, conc, f.Provisioned,
-					f.Instances.Idle, f.Instances.Busy, strings.Join(routes, ", "))
+					f.Instances.Idle, f.Instances.Busy, snapshotCell(f.Snapshot), strings.Join(routes, ", "))
 			}
 			return tw.Flush()
 		},
@@ -61,6 +62,23 @@ func newLs(env IO) *cobra.Command {
 	cf.register(cmd, env)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// snapshotReasonWidth bounds the reason a failed snapshot shows in a table
+// cell; ls -o json has it whole.
+const snapshotReasonWidth = 40
+
+// snapshotCell is a function's snapshot state for a table: the state, a
+// failure's reason on one line and shortened, or "-" when the node has
+// not reported one (it has not started the function yet).
+func snapshotCell(s *admin.SnapshotInfo) string {
+	switch {
+	case s == nil || s.State == "":
+		return "-"
+	case s.Reason != "":
+		return s.State + ": " + oneLine(s.Reason, snapshotReasonWidth)
+	}
+	return s.State
 }
 
 func newRm(env IO) *cobra.Command {

@@ -213,19 +213,20 @@ func (inv *Invoker) prepare(ctx context.Context, v *registry.Version) (engine.Fu
 		hostURL, hostToken, hostEnv = inv.cfg.Host.Endpoint(v)
 	}
 	fn, err := eng.Prepare(ctx, engine.Spec{
-		HostURL:      hostURL,
-		HostToken:    hostToken,
-		HostEnv:      hostEnv,
-		Function:     v.Config.Name,
-		Version:      v.VersionString(),
-		Runtime:      v.Config.Runtime,
-		ArtifactPath: path,
-		ArtifactHash: v.Config.ArtifactHash,
-		Handler:      v.Config.Handler,
-		MemoryMiB:    v.Config.MemoryMiB,
-		Timeout:      time.Duration(v.Config.Timeout),
-		Env:          v.Config.Env,
-		Snapshot:     v.Config.Snapshot,
+		HostURL:        hostURL,
+		HostToken:      hostToken,
+		HostEnv:        hostEnv,
+		Function:       v.Config.Name,
+		Version:        v.VersionString(),
+		Runtime:        v.Config.Runtime,
+		ArtifactPath:   path,
+		ArtifactHash:   v.Config.ArtifactHash,
+		Handler:        v.Config.Handler,
+		MemoryMiB:      v.Config.MemoryMiB,
+		Timeout:        time.Duration(v.Config.Timeout),
+		Env:            v.Config.Env,
+		Snapshot:       v.Config.Snapshot,
+		SnapshotWarmup: v.Config.SnapshotWarmup,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInitFailed, err)

@@ -24,6 +24,9 @@ func (f *Function) Config() registry.FunctionConfig {
 		Provisioned: f.Provisioned,
 		Snapshot:    f.Snapshot,
 	}
+	if f.Snapshot && len(f.SnapshotWarmup) > 0 {
+		cfg.SnapshotWarmup = slices.Clone(f.SnapshotWarmup)
+	}
 	if f.Handler != "" {
 		cfg.Handler = f.handlerName
 		if cfg.Handler == "" {

@@ -28,9 +28,16 @@
 //     in whole milliseconds; default 3s.
 //   - concurrency ≥ 0 (0 = the node's default); provisioned ≥ 0 and at most
 //     concurrency when concurrency is set.
-//   - snapshot: true or false, default false. Experimental: a wasm function
-//     starts its instances from a snapshot of one that has initialized
-//     (see internal/engine/wasm/ABI.md); ignored for runtime: process.
+//   - snapshot: true, false or {warmup: EVENT}; default [DefaultWasmSnapshot]
+//     for wasm, false for process, resolved at parse time so that the
+//     deployed configuration is explicit. A wasm function starts its
+//     instances from a snapshot of one that has initialized (see
+//     docs/snapshots.md). The map form turns snapshots on; warmup, its only
+//     key, is an event (any value, converted to JSON; at most 256 KiB, not
+//     empty) that the instance whose snapshot is taken serves once before
+//     the snapshot, its host calls refused and its result discarded; if it
+//     fails, no snapshot is taken. A process function may write only
+//     snapshot: false.
 //   - env: names match [A-Za-z_][A-Za-z0-9_]*, none starting with AWS_ or
 //     taken by the Lambda runtime (_HANDLER, LAMBDA_TASK_ROOT, ...); values
 //     are scalars kept as their YAML text; at most 4 KB in total.
@@ -79,8 +86,8 @@
 // A queue, topic, table or bucket named by a setting need not be declared:
 // it may exist on the node, which checks at deploy. A name declared only as
 // another kind (a queue setting naming a topic, a table grant naming a
-// bucket) is a problem. Filter policies and
-// schedule inputs are YAML converted to JSON: numbers stay numbers, strings
+// bucket) is a problem. Filter policies, schedule inputs and snapshot
+// warm-up events are YAML converted to JSON: numbers stay numbers, strings
 // strings, and what JSON cannot hold (keys that are not strings, .inf, .nan,
 // binary) is a problem. Schedule expressions and filter policies are checked
 // by the functions the caller passes in [Checks] ([ParseWith], [LoadWith]);

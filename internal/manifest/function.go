@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gureum/gureum/internal/registry"
 )
 
 // Limits, as in AWS Lambda unless noted.
@@ -45,7 +48,8 @@ func (p *parser) functions(e entry) []*Function {
 // fnNodes holds the value nodes of settings that are checked together.
 type fnNodes struct {
 	build, artifact, handler, memory, concurrency, provisioned *yaml.Node
-	misspelled                                                 bool // a key close to build, artifact or handler
+	snapshot                                                   *entry // the snapshot key, when written
+	misspelled                                                 bool   // a key close to build, artifact or handler
 }
 
 func (p *parser) function(e entry) *Function {
@@ -115,7 +119,8 @@ func (p *parser) function(e entry) *Function {
 				}
 			}
 		case "snapshot":
-			f.Snapshot, _ = p.boolean(s.val, sp, "snapshot: true")
+			n.snapshot = &s
+			f.Snapshot, f.SnapshotWarmup = p.snapshot(s.val, sp)
 		case "env":
 			f.Env = p.env(s.val, sp)
 		case "async":
@@ -135,7 +140,82 @@ func (p *parser) function(e entry) *Function {
 	}
 	f.Concurrency, f.Provisioned = clampInt(concurrency), clampInt(provisioned)
 	p.checkCode(e, f, n)
+	p.checkSnapshot(e, f, n.snapshot)
 	return f
+}
+
+// snapshot reads a function's snapshot setting: true, false, or a map
+// whose warmup is the event (any value, as JSON) the instance whose
+// snapshot is taken serves first. The map form turns snapshots on.
+func (p *parser) snapshot(n *yaml.Node, sp string) (bool, json.RawMessage) {
+	const forms = "snapshot is true, false or a map with the event that warms the snapshot up, e.g. snapshot: false or snapshot: {warmup: {rawPath: /}}"
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool":
+		v, ok := p.boolean(n, sp, "snapshot: false")
+		return v && ok, nil
+	case isNull(n):
+		p.add(n, sp, "empty; "+forms)
+		return false, nil
+	case n.Kind != yaml.MappingNode:
+		p.add(n, sp, fmt.Sprintf("%s is not true or false; %s", describe(n), forms))
+		return false, nil
+	}
+	var warmup json.RawMessage
+	for _, s := range p.entries(n, sp) {
+		wp := sp + "." + s.name
+		switch s.name {
+		case "warmup":
+			warmup = p.snapshotWarmup(s.val, wp)
+		case "enabled", "enable":
+			p.add(s.key, wp, fmt.Sprintf("unknown key %q; a snapshot map always turns snapshots on: write snapshot: true or snapshot: false, or snapshot: {warmup: EVENT} to warm the snapshot up", s.name))
+		default:
+			if suggest(s.name, snapshotKeys) != "" {
+				p.unknown(s, sp, snapshotKeys)
+				break
+			}
+			p.add(s.key, wp, fmt.Sprintf("unknown key %q; a snapshot map holds only warmup, the event that warms the snapshot up, e.g. snapshot: {warmup: {rawPath: /}}", s.name))
+		}
+	}
+	return true, warmup
+}
+
+// snapshotWarmup reads a snapshot's warm-up event, converted to JSON.
+func (p *parser) snapshotWarmup(n *yaml.Node, sp string) json.RawMessage {
+	if isNull(n) {
+		p.add(n, sp, "empty; give the event the instance serves before its snapshot is taken, as its invocations receive them, e.g. warmup: {rawPath: /orders}, or remove warmup")
+		return nil
+	}
+	js, ok := p.jsonValue(n, sp)
+	if !ok {
+		return nil
+	}
+	if len(js) > registry.MaxSnapshotWarmup {
+		p.add(n, sp, fmt.Sprintf("the warm-up event takes %d bytes as JSON, more than the %d allowed; warm up with a smaller event, such as one a typical request sends", len(js), registry.MaxSnapshotWarmup))
+		return nil
+	}
+	return js
+}
+
+// checkSnapshot resolves a function's snapshot setting against its
+// runtime: a wasm function takes DefaultWasmSnapshot unless it says
+// otherwise; a process function never takes snapshots and may say so only
+// with snapshot: false.
+func (p *parser) checkSnapshot(e entry, f *Function, s *entry) {
+	switch f.Runtime {
+	case RuntimeWasm:
+		if s == nil {
+			f.Snapshot = DefaultWasmSnapshot
+		}
+	case RuntimeProcess:
+		if s != nil && f.Snapshot {
+			at := s.val
+			if at.Kind == yaml.MappingNode {
+				at = s.key
+			}
+			p.add(at, "functions."+e.name+".snapshot", "snapshots apply to wasm functions only, and this function has runtime: process; remove snapshot")
+		}
+		f.Snapshot, f.SnapshotWarmup = false, nil
+	}
 }
 
 // clampInt converts a checked non-negative count to int.

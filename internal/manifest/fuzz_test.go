@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gureum/gureum/internal/registry"
 )
 
 // FuzzParse checks that ParseWith never panics, that it is deterministic,
@@ -34,6 +36,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("app: t\nfunctions: {a: {build: ./a, events: [{queue: x}, {topic: x}]}}\nqueues: {x: {visibility: 1}}\ntopics: {x: {subscriptions: [{queue: x, filter: {1: [.inf]}}]}}\n"))
 	f.Add([]byte("app: t\nfunctions:\n  a:\n    build: ./a\n    permissions: {tables: [orders:rw, \"*:r\"], buckets: [up.loads:w], http: [API.example.com., \"*.example.com:443\", \"[::1]:8080\", \"*\"]}\n    events:\n      - bucket: up.loads\n      - bucket: {name: up.loads, on: [removed, \"s3:ObjectCreated:*\"], prefix: a/, suffix: .jpg}\ntables: {orders: {}, audit: }\nbuckets:\n  up.loads: {events: [{queue: q, on: ObjectRemoved, prefix: b/}, {topic: t, suffix: .png}]}\n  thumbs:\n"))
 	f.Add([]byte("app: t\nfunctions:\n  a: {build: ./a, permissions: {kv: [x:wr, y], tables: [z:r]}, events: [{bucket: {name: b-1, on: []}}]}\n  b: {build: ./b, events: [{bucket: b-1}, {bucket: {name: b-1, prefix: \"\"}}]}\nbuckets: {b-1: {events: [{queue: x, topic: y}, {function: a}]}, 1.2.3.4: {}, Bad: 1}\ntables: {b-1: {ttl: 1}}\n"))
+	f.Add([]byte("app: t\nx-s: &s {warmup: {rawPath: /, n: [1, 2.5, null]}}\nfunctions:\n  a: {build: ./a, snapshot: *s}\n  b: {build: ./b, snapshot: {<<: *s, warmpu: 1}}\n  c: {runtime: process, handler: ./c, snapshot: false}\n  d: {runtime: process, handler: ./d, snapshot: {}}\n"))
 	checks := Checks{
 		Schedule: func(expr, tz string) error {
 			if expr == "" {
@@ -105,6 +108,12 @@ func checkProject(t *testing.T, p *Project) {
 			t.Fatalf("function %s: async %+v", fn.Name, *a)
 		}
 		checkPermissions(t, fn)
+		if fn.Runtime == RuntimeProcess && fn.Snapshot {
+			t.Fatalf("process function %s takes snapshots", fn.Name)
+		}
+		if w := fn.SnapshotWarmup; w != nil && (!fn.Snapshot || !json.Valid(w) || len(w) > registry.MaxSnapshotWarmup) {
+			t.Fatalf("function %s: snapshot %t with warm-up %q", fn.Name, fn.Snapshot, w)
+		}
 		for _, ev := range fn.Events {
 			kinds := 0
 			for _, set := range []bool{ev.HTTP != nil, ev.Queue != nil, ev.Topic != nil, ev.Schedule != nil, ev.Bucket != nil} {

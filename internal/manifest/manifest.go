@@ -27,6 +27,9 @@ const (
 	DefaultTimeout = 3 * time.Second
 	DefaultMethod  = "ANY"
 	DefaultAuth    = AuthNone
+	// DefaultWasmSnapshot is the snapshot setting of a wasm function that
+	// writes none. A process function never takes snapshots.
+	DefaultWasmSnapshot = true
 
 	DefaultVisibility      = 30 * time.Second
 	DefaultRetention       = 4 * 24 * time.Hour
@@ -146,19 +149,27 @@ type Function struct {
 	Runtime string // RuntimeWasm or RuntimeProcess
 	// At most one of Build, Artifact and Handler is set (see the package
 	// rules). Each is the manifest's path joined to Project.Dir.
-	Build       string            // Go package directory to build
-	Artifact    string            // wasm module
-	Handler     string            // process executable
-	Memory      int               // MiB
-	Timeout     time.Duration     //
-	Concurrency int               // most instances at once; 0 = node default
-	Provisioned int               // instances kept warm
-	Snapshot    bool              // wasm: start instances from a snapshot (experimental)
-	Env         map[string]string // nil when empty
-	Async       *Async            // asynchronous invocation settings; nil when not written
-	Permissions *Permissions      // grants; nil when none is written
-	Events      []Event           // in file order
-	Line        int               // line of the function's name
+	Build       string        // Go package directory to build
+	Artifact    string        // wasm module
+	Handler     string        // process executable
+	Memory      int           // MiB
+	Timeout     time.Duration //
+	Concurrency int           // most instances at once; 0 = node default
+	Provisioned int           // instances kept warm
+	// Snapshot starts the function's instances from a snapshot of an
+	// initialized one. Resolved at parse time: DefaultWasmSnapshot for a
+	// wasm function that writes no snapshot setting; always false for a
+	// process function.
+	Snapshot bool
+	// SnapshotWarmup is the event, as compact JSON, that the instance whose
+	// snapshot is taken serves before the snapshot; nil = none. Set only
+	// when Snapshot is.
+	SnapshotWarmup json.RawMessage
+	Env            map[string]string // nil when empty
+	Async          *Async            // asynchronous invocation settings; nil when not written
+	Permissions    *Permissions      // grants; nil when none is written
+	Events         []Event           // in file order
+	Line           int               // line of the function's name
 
 	handlerName string // Handler as written, relative to the project, slash-separated
 }

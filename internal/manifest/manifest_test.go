@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -8,11 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gureum/gureum/internal/registry"
 )
 
-// fn returns a function with the defaults applied, built from ./name.
+// fn returns a wasm function with the defaults applied, built from ./name.
 func fn(name string, line int) *Function {
-	return &Function{Name: name, Runtime: RuntimeWasm, Build: name, Memory: DefaultMemory, Timeout: DefaultTimeout, Line: line}
+	return &Function{Name: name, Runtime: RuntimeWasm, Build: name, Memory: DefaultMemory, Timeout: DefaultTimeout, Snapshot: DefaultWasmSnapshot, Line: line}
 }
 
 func with(f *Function, change func(*Function)) *Function {
@@ -34,10 +37,50 @@ func TestParseValid(t *testing.T) {
 		},
 		{
 			name: "snapshot",
-			yaml: "app: shop\nfunctions:\n  api:\n    build: ./api\n    snapshot: true\n  off:\n    build: ./off\n    snapshot: false\n",
+			yaml: `app: shop
+functions:
+  api:
+    build: ./api
+    snapshot: true
+  off:
+    build: ./off
+    snapshot: false
+  default:
+    build: ./default
+  warm:
+    build: ./warm
+    snapshot:
+      warmup: {path: /orders, httpMethod: GET, queryStringParameters: {limit: 10}, headers: null}
+  text:
+    build: ./text
+    snapshot: {warmup: ping}
+  list:
+    build: ./list
+    snapshot: {warmup: [1, "2", true]}
+  empty-map:
+    build: ./empty-map
+    snapshot: {}
+  proc:
+    runtime: process
+    handler: ./bootstrap
+  proc-off:
+    runtime: process
+    handler: ./bootstrap
+    snapshot: false
+`,
 			want: &Project{App: "shop", Dir: ".", File: "gureum.yaml", Functions: []*Function{
 				with(fn("api", 3), func(f *Function) { f.Snapshot = true }),
-				fn("off", 6),
+				with(fn("off", 6), func(f *Function) { f.Snapshot = false }),
+				with(fn("default", 9), func(f *Function) { f.Snapshot = DefaultWasmSnapshot }),
+				with(fn("warm", 11), func(f *Function) {
+					f.Snapshot = true
+					f.SnapshotWarmup = json.RawMessage(`{"path":"/orders","httpMethod":"GET","queryStringParameters":{"limit":10},"headers":null}`)
+				}),
+				with(fn("text", 15), func(f *Function) { f.Snapshot, f.SnapshotWarmup = true, json.RawMessage(`"ping"`) }),
+				with(fn("list", 18), func(f *Function) { f.Snapshot, f.SnapshotWarmup = true, json.RawMessage(`[1,"2",true]`) }),
+				with(fn("empty-map", 21), func(f *Function) { f.Snapshot = true }),
+				{Name: "proc", Runtime: RuntimeProcess, Handler: "bootstrap", Memory: DefaultMemory, Timeout: DefaultTimeout, Line: 24, handlerName: "bootstrap"},
+				{Name: "proc-off", Runtime: RuntimeProcess, Handler: "bootstrap", Memory: DefaultMemory, Timeout: DefaultTimeout, Line: 27, handlerName: "bootstrap"},
 			}},
 		},
 		{
@@ -117,7 +160,7 @@ functions:
 			want: &Project{App: "shop-2", Dir: "proj", File: "proj/gureum.yaml", Functions: []*Function{
 				{Name: "z-first", Runtime: RuntimeProcess, Handler: "proj/bin/bootstrap", Memory: 10240, Timeout: DefaultTimeout, Line: 3, handlerName: "bin/bootstrap"},
 				{Name: "a_second", Runtime: RuntimeProcess, Build: "proj/cmd/worker", Memory: DefaultMemory, Timeout: DefaultTimeout, Line: 7},
-				{Name: "Module", Runtime: RuntimeWasm, Artifact: "shared/module.wasm", Memory: 4096, Timeout: DefaultTimeout, Line: 10},
+				{Name: "Module", Runtime: RuntimeWasm, Artifact: "shared/module.wasm", Memory: 4096, Timeout: DefaultTimeout, Snapshot: DefaultWasmSnapshot, Line: 10},
 			}},
 		},
 		{
@@ -282,6 +325,8 @@ func TestParseInvalid(t *testing.T) {
 		{"subscription kind", "app: t\nfunctions: {a: {build: ./a}}\ntopics:\n  t:\n    subscriptions: [{queue: t2}]\n  t2: {}\n", 5, "topics.t.subscriptions[0].queue", "t2 is a topic"},
 		{"big batch needs a window", "app: t\nfunctions:\n  a:\n    build: ./a\n    events: [{queue: {name: q, batch: 11}}]\n", 5, "functions.a.events[0].queue.batch", "window"},
 		{"env permission refused", "app: t\nfunctions:\n  a:\n    build: ./a\n    permissions: {env: [HOME]}\n", 5, "functions.a.permissions.env", "not supported by this version of gureum yet"},
+		{"snapshot on a process function", "app: t\nfunctions:\n  a:\n    runtime: process\n    handler: ./h\n    snapshot: {warmup: 1}\n", 6, "functions.a.snapshot", "wasm functions only"},
+		{"snapshot warm-up too large", "app: t\nfunctions:\n  a:\n    build: ./a\n    snapshot:\n      warmup: " + strings.Repeat("x", registry.MaxSnapshotWarmup-1) + "\n", 6, "functions.a.snapshot.warmup", "262145 bytes as JSON, more than the 262144 allowed"},
 		{"typo suggestion", "app: t\nfunctions:\n  a:\n    build: ./a\n    timout: 3s\n", 5, "functions.a.timout", "did you mean timeout?"},
 		{"route conflict across functions", "app: t\nfunctions:\n  a:\n    build: ./a\n    events:\n      - http: GET /o/{id}\n  b:\n    build: ./b\n    events:\n      - http: GET /o/{key}\n", 10, "functions.b.events[0].http", "function a (line 6)"},
 		{"reserved prefix", "app: t\nfunctions:\n  a:\n    build: ./a\n    events: [{http: GET /metrics/x}]\n", 5, "functions.a.events[0].http", "reserves"},
@@ -339,5 +384,18 @@ func TestAliasBomb(t *testing.T) {
 	_, err := Parse("gureum.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "aliases expand") {
 		t.Fatalf("Parse error = %v, want the alias budget problem", err)
+	}
+}
+
+// TestSnapshotWarmupLimit checks that a warm-up event of exactly
+// registry.MaxSnapshotWarmup bytes of JSON is accepted.
+func TestSnapshotWarmupLimit(t *testing.T) {
+	text := strings.Repeat("x", registry.MaxSnapshotWarmup-2) // quoted in JSON
+	p, err := Parse("gureum.yaml", []byte("app: t\nfunctions:\n  a:\n    build: ./a\n    snapshot: {warmup: "+text+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(p.Function("a").SnapshotWarmup); got != registry.MaxSnapshotWarmup {
+		t.Errorf("warm-up of %d bytes, want %d", got, registry.MaxSnapshotWarmup)
 	}
 }

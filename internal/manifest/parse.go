@@ -25,6 +25,7 @@ const (
 var (
 	topKeys      = []string{"app", "functions", "queues", "topics", "buckets", "tables", "workflows"}
 	functionKeys = []string{"runtime", "build", "artifact", "handler", "memory", "timeout", "concurrency", "provisioned", "snapshot", "env", "async", "permissions", "events"}
+	snapshotKeys = []string{"warmup"}
 )
 
 // parser collects problems while it walks a manifest's YAML nodes. It never

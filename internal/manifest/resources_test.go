@@ -69,6 +69,9 @@ func dumpAll(p *Project) string {
 	for _, f := range p.Functions {
 		w(0, "function %s (line %d): runtime=%s build=%q artifact=%q handler=%q memory=%d timeout=%s concurrency=%d provisioned=%d snapshot=%t",
 			f.Name, f.Line, f.Runtime, f.Build, f.Artifact, f.Handler, f.Memory, f.Timeout, f.Concurrency, f.Provisioned, f.Snapshot)
+		if f.SnapshotWarmup != nil {
+			w(1, "snapshot warmup %s", f.SnapshotWarmup)
+		}
 		if len(f.Env) > 0 {
 			w(1, "env %v", f.Env)
 		}

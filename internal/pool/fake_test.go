@@ -123,6 +123,29 @@ func (s *fakeStarter) instances() []*fakeInstance {
 	return append([]*fakeInstance(nil), s.started...)
 }
 
+// snapshotStarter is a fakeStarter that reports a snapshot status, as a
+// wasm function that takes snapshots does.
+type snapshotStarter struct {
+	*fakeStarter
+
+	mu     sync.Mutex
+	status engine.SnapshotStatus
+}
+
+func (s *snapshotStarter) SnapshotStatus() engine.SnapshotStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *snapshotStarter) set(st engine.SnapshotStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = st
+}
+
+var _ engine.SnapshotReporter = (*snapshotStarter)(nil)
+
 // fakeClock is a Clock that moves only when told.
 type fakeClock struct {
 	mu      sync.Mutex

@@ -492,15 +492,22 @@ func (v *version) killLeasedLocked(victims []*instance) []*instance {
 // Stats returns every version's figures, ordered by function and version.
 func (m *Manager) Stats() []Stats {
 	var out []Stats
+	var starters []Starter
 	for _, fn := range m.functions() {
 		fn.mu.Lock()
 		for _, v := range fn.versions {
 			out = append(out, v.statsLocked())
+			starters = append(starters, v.starter)
 		}
 		for _, v := range fn.retired {
 			out = append(out, v.statsLocked())
+			starters = append(starters, v.starter)
 		}
 		fn.mu.Unlock()
+	}
+	// The starters are asked with no lock held, as every call to them is.
+	for i, s := range starters {
+		out[i].Snapshot = snapshotStatus(s)
 	}
 	slices.SortFunc(out, func(a, b Stats) int {
 		return cmp.Or(
@@ -522,12 +529,24 @@ func (m *Manager) StatsOf(key Key) (Stats, bool) {
 		return Stats{}, false
 	}
 	fn.mu.Lock()
-	defer fn.mu.Unlock()
 	v := fn.versions[key.Version]
 	if v == nil {
+		fn.mu.Unlock()
 		return Stats{}, false
 	}
-	return v.statsLocked(), true
+	st, starter := v.statsLocked(), v.starter
+	fn.mu.Unlock()
+	st.Snapshot = snapshotStatus(starter)
+	return st, true
+}
+
+// snapshotStatus asks a starter where its snapshot stands; the zero status
+// when it does not say (nil, or no engine.SnapshotReporter).
+func snapshotStatus(s Starter) engine.SnapshotStatus {
+	if r, ok := s.(engine.SnapshotReporter); ok {
+		return r.SnapshotStatus()
+	}
+	return engine.SnapshotStatus{}
 }
 
 func compareBool(a, b bool) int {

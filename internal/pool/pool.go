@@ -221,4 +221,9 @@ type Stats struct {
 	Reaped      uint64 // idle instances closed after IdleTimeout
 	Reclaimed   uint64 // idle instances closed to make room for another version
 	Discarded   uint64 // instances closed because their invocation broke them
+
+	// Snapshot is where the version's snapshot stands, as its starter
+	// reports it (engine.SnapshotReporter); State is "" when the starter
+	// reports none.
+	Snapshot engine.SnapshotStatus
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gureum/gureum/internal/engine"
 )
 
 var (
@@ -702,4 +704,63 @@ func BenchmarkAcquireReleaseWarmParallel(b *testing.B) {
 			l.Release(false)
 		}
 	})
+}
+
+// TestSnapshotStatus checks that Stats and StatsOf carry the snapshot
+// status a version's starter reports, as it changes, and nothing for a
+// starter that reports none.
+func TestSnapshotStatus(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	snap := &snapshotStarter{fakeStarter: newStarter(nil), status: engine.SnapshotStatus{State: engine.SnapshotPending}}
+	plain := newStarter(nil)
+	other := Key{Function: "users", Version: "1"}
+
+	l := acquire(t, m, v1, snap, Limits{})
+	l.Release(false)
+	l = acquire(t, m, other, plain, Limits{})
+	l.Release(false)
+	if got := stats(t, m, v1).Snapshot; got.State != engine.SnapshotPending || got.Reason != "" {
+		t.Errorf("StatsOf(%s).Snapshot = %+v, want pending", v1, got)
+	}
+	if got := stats(t, m, other).Snapshot; got != (engine.SnapshotStatus{}) {
+		t.Errorf("StatsOf(%s).Snapshot = %+v, want none from a starter that reports none", other, got)
+	}
+
+	failed := engine.SnapshotStatus{State: engine.SnapshotFailed, Reason: "warm-up returned an error"}
+	snap.set(failed)
+	if got := stats(t, m, v1).Snapshot; got != failed {
+		t.Errorf("StatsOf(%s).Snapshot = %+v, want %+v", v1, got, failed)
+	}
+	all := m.Stats()
+	if len(all) != 2 || all[0].Key != v1 || all[1].Key != other {
+		t.Fatalf("Stats = %+v, want %s and %s", all, v1, other)
+	}
+	if all[0].Snapshot != failed || all[1].Snapshot != (engine.SnapshotStatus{}) {
+		t.Errorf("Stats snapshots = %+v, %+v; want %+v and none", all[0].Snapshot, all[1].Snapshot, failed)
+	}
+
+	// A version configured with Ensure reports before any instance runs,
+	// and a retired version with an instance still leased keeps reporting.
+	snap2 := &snapshotStarter{fakeStarter: newStarter(nil), status: engine.SnapshotStatus{State: engine.SnapshotReady}}
+	if err := m.Ensure(v2, snap2, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stats(t, m, v2).Snapshot.State; got != engine.SnapshotReady {
+		t.Errorf("StatsOf(%s).Snapshot.State = %q, want ready", v2, got)
+	}
+	l = acquire(t, m, v1, nil, Limits{})
+	m.Retire(v1)
+	found := false
+	for _, st := range m.Stats() {
+		if st.Key == v1 {
+			found = true
+			if !st.Retired || st.Snapshot != failed {
+				t.Errorf("retired %s: Retired %t, Snapshot %+v; want true, %+v", v1, st.Retired, st.Snapshot, failed)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("Stats has no retired %s with its leased instance", v1)
+	}
+	l.Release(false)
 }

@@ -552,6 +552,7 @@ func normalize(cfg FunctionConfig) FunctionConfig {
 		}
 		cfg.Events = evs
 	}
+	cfg.SnapshotWarmup = compactJSON(cfg.SnapshotWarmup)
 	if cfg.Async != nil {
 		a := *cfg.Async
 		cfg.Async = &a
@@ -600,6 +601,29 @@ func validateConfig(cfg FunctionConfig) error {
 	}
 	if cfg.MemoryMiB < 0 || cfg.Timeout < 0 || cfg.Concurrency < 0 || cfg.Provisioned < 0 || cfg.ArtifactSize < 0 {
 		return fmt.Errorf("memory, timeout, concurrency, provisioned and artifact size must not be negative: %w", ErrInvalid)
+	}
+	if err := ValidateSnapshotWarmup(cfg.Snapshot, cfg.SnapshotWarmup); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// ValidateSnapshotWarmup checks a function's snapshot warm-up event: nil,
+// or valid JSON of at most MaxSnapshotWarmup bytes once compacted, on a
+// function that takes snapshots. Deploy wraps its errors with ErrInvalid.
+func ValidateSnapshotWarmup(snapshot bool, warmup json.RawMessage) error {
+	if len(warmup) == 0 {
+		return nil
+	}
+	if !snapshot {
+		return errors.New("snapshot warm-up without snapshot: the warm-up runs only before a snapshot is taken")
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, warmup); err != nil {
+		return fmt.Errorf("snapshot warm-up is not valid JSON: %w", err)
+	}
+	if b.Len() > MaxSnapshotWarmup {
+		return fmt.Errorf("snapshot warm-up takes %d bytes as JSON, more than the %d allowed", b.Len(), MaxSnapshotWarmup)
 	}
 	return nil
 }

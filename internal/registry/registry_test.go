@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,6 +222,15 @@ func TestDeployValidation(t *testing.T) {
 		"missing object":  {func(c *FunctionConfig) { c.ArtifactHash = missing }, ErrNotFound},
 		"wrong size":      {func(c *FunctionConfig) { c.ArtifactSize = size + 1 }, ErrInvalid},
 		"negative memory": {func(c *FunctionConfig) { c.MemoryMiB = -1 }, ErrInvalid},
+		"warm-up without snapshot": {func(c *FunctionConfig) {
+			c.SnapshotWarmup = json.RawMessage(`{"path":"/"}`)
+		}, ErrInvalid},
+		"warm-up not JSON": {func(c *FunctionConfig) {
+			c.Snapshot, c.SnapshotWarmup = true, json.RawMessage(`{"path":`)
+		}, ErrInvalid},
+		"warm-up too large": {func(c *FunctionConfig) {
+			c.Snapshot, c.SnapshotWarmup = true, json.RawMessage(`"`+strings.Repeat("x", MaxSnapshotWarmup-1)+`"`)
+		}, ErrInvalid},
 	} {
 		cfg := config("fn", hash)
 		tc.mutate(&cfg)
@@ -233,6 +243,51 @@ func TestDeployValidation(t *testing.T) {
 	}
 	if _, err := r.Get(ctx, "no.such", ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Get with invalid name: %v, want ErrInvalid", err)
+	}
+}
+
+// TestSnapshotWarmup stores a warm-up event compacted, keeps it through a
+// reload of the version, and takes the largest one allowed, counted once
+// compacted.
+func TestSnapshotWarmup(t *testing.T) {
+	r := newRegistry(t)
+	hash, _ := putArtifact(t, r, "m")
+	cfg := config("warm", hash)
+	cfg.Snapshot = true
+	cfg.SnapshotWarmup = json.RawMessage(`{ "path": "/orders",  "items": [1, 2] }`)
+	v, _ := deploy(t, r, cfg)
+	if got := string(v.Config.SnapshotWarmup); got != `{"path":"/orders","items":[1,2]}` {
+		t.Errorf("stored warm-up = %s, want it compacted", got)
+	}
+	if got := string(mustGet(t, r, "warm", "1").Config.SnapshotWarmup); got != `{"path":"/orders","items":[1,2]}` {
+		t.Errorf("warm-up read back = %s", got)
+	}
+	// The same event written differently is the same configuration.
+	cfg.SnapshotWarmup = json.RawMessage(`{"path":"/orders","items":[1,2]}`)
+	if _, changed := deploy(t, r, cfg); changed {
+		t.Error("redeploying the same warm-up made a new version")
+	}
+	// A new event is a new version.
+	cfg.SnapshotWarmup = json.RawMessage(`"ping"`)
+	if v, changed := deploy(t, r, cfg); !changed || v.Number != 2 {
+		t.Errorf("new warm-up: version %d, changed %v; want 2, true", v.Number, changed)
+	}
+
+	// At the limit once compacted, though longer as sent.
+	largest := `"` + strings.Repeat("x", MaxSnapshotWarmup-2) + `"`
+	cfg.SnapshotWarmup = json.RawMessage("  " + largest + "  ")
+	v, _ = deploy(t, r, cfg)
+	if len(v.Config.SnapshotWarmup) != MaxSnapshotWarmup {
+		t.Errorf("stored %d bytes, want %d", len(v.Config.SnapshotWarmup), MaxSnapshotWarmup)
+	}
+	if err := ValidateSnapshotWarmup(true, json.RawMessage(largest+" ")); err != nil {
+		t.Errorf("ValidateSnapshotWarmup at the limit: %v", err)
+	}
+	if err := ValidateSnapshotWarmup(true, json.RawMessage(`"`+strings.Repeat("x", MaxSnapshotWarmup-1)+`"`)); err == nil {
+		t.Error("ValidateSnapshotWarmup one byte past the limit: no error")
+	}
+	if err := ValidateSnapshotWarmup(false, nil); err != nil {
+		t.Errorf("ValidateSnapshotWarmup without warm-up: %v", err)
 	}
 }
 

@@ -27,28 +27,36 @@ const (
 	RuntimeProcess = "process"
 )
 
+// MaxSnapshotWarmup is the largest FunctionConfig.SnapshotWarmup, in bytes
+// of compact JSON.
+const MaxSnapshotWarmup = 256 << 10
+
 // LatestQualifier names the newest version of a function.
 const LatestQualifier = "$LATEST"
 
 // FunctionConfig is the deployable description of a function: what a manifest
 // entry becomes after it is built. It is stored in every version verbatim.
 type FunctionConfig struct {
-	Name         string            `json:"name"`
-	App          string            `json:"app,omitempty"`     // the project (manifest app) that deployed it
-	Runtime      string            `json:"runtime"`           // wasm | process
-	ArtifactHash string            `json:"artifactHash"`      // sha256 hex of the artifact in the object store
-	ArtifactSize int64             `json:"artifactSize"`      // bytes
-	Handler      string            `json:"handler,omitempty"` // process: _HANDLER
-	MemoryMiB    int               `json:"memory"`
-	Timeout      Duration          `json:"timeout"`
-	Concurrency  int               `json:"concurrency"`        // most instances at once, 0 = node default
-	Provisioned  int               `json:"provisioned"`        // instances kept warm
-	Snapshot     bool              `json:"snapshot,omitempty"` // wasm: start instances from a snapshot (experimental)
-	Env          map[string]string `json:"env,omitempty"`
-	Routes       []Route           `json:"routes,omitempty"` // HTTP events
-	Events       []EventSource     `json:"events,omitempty"` // queue, topic and schedule events
-	Async        *AsyncConfig      `json:"async,omitempty"`  // asynchronous invocation settings; nil = defaults
-	Permissions  *Permissions      `json:"permissions,omitempty"`
+	Name         string   `json:"name"`
+	App          string   `json:"app,omitempty"`     // the project (manifest app) that deployed it
+	Runtime      string   `json:"runtime"`           // wasm | process
+	ArtifactHash string   `json:"artifactHash"`      // sha256 hex of the artifact in the object store
+	ArtifactSize int64    `json:"artifactSize"`      // bytes
+	Handler      string   `json:"handler,omitempty"` // process: _HANDLER
+	MemoryMiB    int      `json:"memory"`
+	Timeout      Duration `json:"timeout"`
+	Concurrency  int      `json:"concurrency"`        // most instances at once, 0 = node default
+	Provisioned  int      `json:"provisioned"`        // instances kept warm
+	Snapshot     bool     `json:"snapshot,omitempty"` // wasm: start instances from a snapshot of an initialized one
+	// SnapshotWarmup is an event (JSON) the instance whose snapshot is
+	// taken serves once before it is taken; nil = none. Set only with
+	// Snapshot; at most MaxSnapshotWarmup bytes.
+	SnapshotWarmup json.RawMessage   `json:"snapshotWarmup,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
+	Routes         []Route           `json:"routes,omitempty"` // HTTP events
+	Events         []EventSource     `json:"events,omitempty"` // queue, topic and schedule events
+	Async          *AsyncConfig      `json:"async,omitempty"`  // asynchronous invocation settings; nil = defaults
+	Permissions    *Permissions      `json:"permissions,omitempty"`
 }
 
 // EventSource is one non-HTTP trigger of a function. Exactly one field is set.

@@ -63,6 +63,10 @@ func (s *Server) info(ctx context.Context, f *registry.Function) (*admin.Functio
 	}
 	c := v.Config
 	st, _ := s.pools.StatsOf(pool.Key{Function: f.Name, Version: v.VersionString()})
+	var snap *admin.SnapshotInfo
+	if st.Snapshot.State != "" {
+		snap = &admin.SnapshotInfo{State: st.Snapshot.State, Reason: st.Snapshot.Reason}
+	}
 	return &admin.FunctionInfo{
 		Name:        f.Name,
 		App:         c.App,
@@ -79,6 +83,7 @@ func (s *Server) info(ctx context.Context, f *registry.Function) (*admin.Functio
 			Idle: st.Idle, Busy: st.Busy,
 			ColdStarts: st.ColdStarts, WarmStarts: st.WarmStarts, Throttles: st.Throttles,
 		},
+		Snapshot: snap,
 	}, nil
 }
 
@@ -220,6 +225,9 @@ func (s *Server) checkDeploy(ctx context.Context, req admin.DeployRequest) error
 		}
 		if c.Concurrency < 0 || c.Provisioned < 0 {
 			bad("function %s: concurrency and provisioned must not be negative", c.Name)
+		}
+		if err := registry.ValidateSnapshotWarmup(c.Snapshot, c.SnapshotWarmup); err != nil {
+			bad("function %s: %v", c.Name, err)
 		}
 		if ok, err := s.HasArtifact(ctx, c.ArtifactHash); err != nil || !ok {
 			bad("function %s: artifact %s was not uploaded; upload it first (PUT %s/artifacts/HASH)", c.Name, c.ArtifactHash, admin.Prefix)
