@@ -40,13 +40,17 @@ type options struct {
 	wrk       bool
 	procColdN int
 	procConc  int
+	scaleN    int
+	scaleHold time.Duration
 
 	cpuprofile string
 
-	// Internal: a child process measuring memory in a fresh address space.
-	child string
-	wasm  string
-	cache string
+	// Internal: a child process measuring in a fresh address space.
+	child    string
+	wasm     string
+	cache    string
+	dir      string
+	snapshot bool
 }
 
 // benchmarks in the order they run.
@@ -71,6 +75,9 @@ var benchmarks = []struct {
 	{"s3-get", "GetObject of 1 KiB objects through the S3 API", benchS3Get},
 	{"s3-large", "PutObject and GetObject of 16 MiB objects through the S3 API", benchS3Large},
 	{"table-fn", "table gets and puts from a wasm function", benchTableFunction},
+	{"snap-cold", "cold starts from a snapshot against normal cold starts", benchSnapCold},
+	{"snap-scale", "scale from zero to -scale-n instances on one node, with and without snapshots", benchSnapScale},
+	{"snap-memory", "memory per idle instance started from a snapshot against a normal one", benchSnapMemory},
 }
 
 func main() {
@@ -98,10 +105,14 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.wrk, "wrk", true, "also load with wrk when it is installed")
 	fs.IntVar(&o.procColdN, "proc-cold-n", 50, "cold starts of the process function measured, each for gureum and for the baseline")
 	fs.IntVar(&o.procConc, "proc-conc", 8, "client goroutines of the process function's concurrency run")
+	fs.IntVar(&o.scaleN, "scale-n", 1000, "concurrent requests of the scale-from-zero run, and the function's concurrency")
+	fs.DurationVar(&o.scaleHold, "scale-hold", 300*time.Millisecond, "how long each request of the scale-from-zero run holds its instance (the function sleeps), at most 30s")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (nodes and load) to this file")
-	fs.StringVar(&o.child, "child", "", "internal: run one memory measurement and print it as JSON")
+	fs.StringVar(&o.child, "child", "", "internal: run one measurement in a child process and print it as JSON")
 	fs.StringVar(&o.wasm, "wasm", "", "internal: module of a -child run")
 	fs.StringVar(&o.cache, "cache", "", "internal: compilation cache of a -child run")
+	fs.StringVar(&o.dir, "dir", "", "internal: scratch directory of a -child run")
+	fs.BoolVar(&o.snapshot, "snapshot", false, "internal: a -child run starts instances from a snapshot")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,7 +125,13 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	if o.child != "" {
-		if err := runChild(ctx, o, stdout); err != nil {
+		var err error
+		if strings.HasPrefix(o.child, "snap-") {
+			err = runSnapChild(ctx, o, os.Stdin, stdout, stderr)
+		} else {
+			err = runChild(ctx, o, stdout)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "bench child: %v\n", err)
 			return 1
 		}
@@ -145,8 +162,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.procColdN < 1 || o.procConc < 1 || o.duration <= 0 || o.warmup < 0 {
+	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.procColdN < 1 || o.procConc < 1 || o.scaleN < 1 || o.duration <= 0 || o.warmup < 0 {
 		return errors.New("counts and durations must be positive")
+	}
+	if o.scaleHold < time.Millisecond || o.scaleHold > 30*time.Second {
+		return fmt.Errorf("-scale-hold %s: want 1ms to 30s", o.scaleHold)
 	}
 	root := o.root
 	if root == "" {
@@ -256,6 +276,8 @@ type env struct {
 
 	procPath   string  // the lambda-go function built natively, once
 	procTarget *target // a node serving lambda-go and its bare twin, started once
+
+	built map[string]builtWasm // other wasm functions, by package, built once
 }
 
 // close stops what the benchmarks left running for each other.

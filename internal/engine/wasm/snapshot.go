@@ -85,7 +85,6 @@ type snapshots struct {
 type image struct {
 	file *os.File
 	meta imageMeta
-	mono *monoClock // the clock of restored instances
 }
 
 // imageMeta is what a snapshot records beside its memory.
@@ -99,8 +98,12 @@ type imageMeta struct {
 	BufCap   uint32   `json:"bufCap"`
 }
 
-// monoClock is a monotonic clock that starts at offset: a restored
-// instance's clock continues from its snapshot's, even in another process.
+// monoClock is a monotonic clock that starts at offset. Each restored
+// instance has its own, starting at the snapshot's reading: its clock
+// continues from the snapshot's, in any process, and the guest sees only
+// the time since its own restore pass, as if it had just initialized (Go's
+// runtime would otherwise force a garbage collection at once in an
+// instance restored from a snapshot taken minutes before).
 type monoClock struct {
 	base   time.Time
 	offset int64
@@ -287,8 +290,7 @@ func (s *snapshots) capture(ctx context.Context, f *function, r *reactor, log io
 	if err != nil {
 		return nil, nil, fmt.Errorf("keep the memory image: %w", err)
 	}
-	img := &image{file: file, meta: meta, mono: &monoClock{base: s.cap.base}}
-	return img, mem, nil
+	return &image{file: file, meta: meta}, mem, nil
 }
 
 // warmUp has r serve the warm-up event, with no host capabilities and its
@@ -349,11 +351,7 @@ func (s *snapshots) load(dir string) (*image, error) {
 		file.Close()
 		return nil, err
 	}
-	mono := &monoClock{base: s.cap.base}
-	if now := mono.now(); now <= meta.Nanotime {
-		mono.offset = meta.Nanotime - now + 1
-	}
-	return &image{file: file, meta: meta, mono: mono}, nil
+	return &image{file: file, meta: meta}, nil
 }
 
 // validate starts an instance from img and checks it answers: the warm-up
@@ -383,7 +381,8 @@ func (s *snapshots) validate(ctx context.Context, f *function, img *image) error
 // image, mapped copy-on-write, its globals are the image's, and the only
 // guest code it runs is the restore hook.
 func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer) (*reactor, error) {
-	cfg := f.config.WithNanotime(img.mono.now, sys.ClockResolution(1))
+	clock := &monoClock{base: time.Now(), offset: img.meta.Nanotime + 1}
+	cfg := f.config.WithNanotime(clock.now, sys.ClockResolution(1))
 	r := &reactor{call: call{fn: f}}
 	r.stderr.watch = true
 	r.point(ctx, log)
