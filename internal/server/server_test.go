@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gureum/gureum/internal/admin"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/pool"
 	"github.com/gureum/gureum/internal/testutil"
@@ -367,6 +368,73 @@ func TestSnapshotColdStartsThroughTheNode(t *testing.T) {
 	}
 	if r := n.CLI("invoke", "snappy", "--data", `{"op":"echo","msg":"x"}`); !strings.Contains(r.Stdout, `"env":"restored"`) {
 		t.Fatalf("environment after restore: %+v", r)
+	}
+	wg.Wait()
+}
+
+// TestSnapshotWarmupAndStatusThroughTheNode: snapshots are on by default; a
+// warm-up event runs before the snapshot, so restored instances start with
+// its effects; gureum ls reports where each function's snapshot stands,
+// with the reason when a warm-up fails.
+func TestSnapshotWarmupAndStatusThroughTheNode(t *testing.T) {
+	n := testutil.StartServer(t)
+	n.Deploy(project(t, "warm", `
+  plain:
+    build: BUILD
+  warmed:
+    build: BUILD
+    timeout: 10s
+    snapshot:
+      warmup: {op: echo, msg: warm}
+  broken:
+    build: BUILD
+    snapshot:
+      warmup: {op: fail, msg: in warm-up}
+  nosnap:
+    build: BUILD
+    snapshot: false
+`))
+	for _, fn := range []string{"plain", "warmed", "broken", "nosnap"} {
+		if r := n.CLI("invoke", fn, "--data", `{"op":"echo"}`); r.Code != 0 {
+			t.Fatalf("invoke %s: %+v", fn, r)
+		}
+	}
+	// The capturing instance of warmed served the warm-up, then the echo.
+	if r := n.CLI("invoke", "warmed", "--data", `{"op":"count"}`); !strings.Contains(r.Stdout, `"count":3`) {
+		t.Fatalf("count on the capturing instance: %+v", r)
+	}
+
+	var infos []admin.FunctionInfo
+	r := n.CLI("ls", "-o", "json")
+	if err := json.Unmarshal([]byte(r.Stdout), &infos); err != nil {
+		t.Fatalf("ls -o json: %v: %+v", err, r)
+	}
+	states := map[string]admin.SnapshotInfo{}
+	for _, f := range infos {
+		if f.Snapshot != nil {
+			states[f.Name] = *f.Snapshot
+		}
+	}
+	for fn, want := range map[string]string{"plain": "ready", "warmed": "ready", "broken": "failed", "nosnap": "off"} {
+		if states[fn].State != want {
+			t.Errorf("%s: snapshot %+v, want %s", fn, states[fn], want)
+		}
+	}
+	if !strings.Contains(states["broken"].Reason, "failed on purpose: in warm-up") {
+		t.Errorf("broken: reason %q", states["broken"].Reason)
+	}
+	if r := n.CLI("ls"); !strings.Contains(r.Stdout, "failed: warm-up invocation") || !strings.Contains(r.Stdout, "ready") {
+		t.Errorf("ls:\n%s", r.Stdout)
+	}
+
+	// A restored instance of warmed starts where the warm-up left off.
+	var wg sync.WaitGroup
+	wg.Go(func() { n.CLI("invoke", "warmed", "--data", `{"op":"sleep","ms":1500}`) })
+	testutil.Eventually(t, 10*time.Second, "the first instance to be busy", func() bool {
+		return stats(n, pool.Key{Function: "warmed", Version: "1"}).Busy == 1
+	})
+	if r := n.CLI("invoke", "warmed", "-v", "--data", `{"op":"count"}`); !strings.Contains(r.Stdout, `"count":2`) || !strings.Contains(r.Stderr, "cold") {
+		t.Fatalf("restored instance: %+v", r)
 	}
 	wg.Wait()
 }
