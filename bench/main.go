@@ -51,6 +51,7 @@ type options struct {
 	cache    string
 	dir      string
 	snapshot bool
+	release  string
 }
 
 // benchmarks in the order they run.
@@ -75,7 +76,7 @@ var benchmarks = []struct {
 	{"s3-get", "GetObject of 1 KiB objects through the S3 API", benchS3Get},
 	{"s3-large", "PutObject and GetObject of 16 MiB objects through the S3 API", benchS3Large},
 	{"table-fn", "table gets and puts from a wasm function", benchTableFunction},
-	{"snap-cold", "cold starts from a snapshot against normal cold starts", benchSnapCold},
+	{"snap-cold", "cold starts from a snapshot, with and without a warm-up event, against normal cold starts", benchSnapCold},
 	{"snap-scale", "scale from zero to -scale-n instances on one node, with and without snapshots", benchSnapScale},
 	{"snap-memory", "memory per idle instance started from a snapshot against a normal one", benchSnapMemory},
 }
@@ -106,13 +107,14 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.procColdN, "proc-cold-n", 50, "cold starts of the process function measured, each for gureum and for the baseline")
 	fs.IntVar(&o.procConc, "proc-conc", 8, "client goroutines of the process function's concurrency run")
 	fs.IntVar(&o.scaleN, "scale-n", 1000, "concurrent requests of the scale-from-zero run, and the function's concurrency")
-	fs.DurationVar(&o.scaleHold, "scale-hold", 300*time.Millisecond, "how long each request of the scale-from-zero run holds its instance (the function sleeps), at most 30s")
+	fs.DurationVar(&o.scaleHold, "scale-hold", time.Minute, "the longest each request of the scale-from-zero run is held in its instance; requests are released as soon as every one has reached an instance or failed (1s to 5m)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (nodes and load) to this file")
 	fs.StringVar(&o.child, "child", "", "internal: run one measurement in a child process and print it as JSON")
 	fs.StringVar(&o.wasm, "wasm", "", "internal: module of a -child run")
 	fs.StringVar(&o.cache, "cache", "", "internal: compilation cache of a -child run")
 	fs.StringVar(&o.dir, "dir", "", "internal: scratch directory of a -child run")
 	fs.BoolVar(&o.snapshot, "snapshot", false, "internal: a -child run starts instances from a snapshot")
+	fs.StringVar(&o.release, "release", "", "internal: host:port of the release endpoint of a snap-scale -child run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -165,8 +167,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.coldN < 1 || o.conns < 1 || o.requests < 1 || o.instances < 1 || o.starts < 1 || o.procColdN < 1 || o.procConc < 1 || o.scaleN < 1 || o.duration <= 0 || o.warmup < 0 {
 		return errors.New("counts and durations must be positive")
 	}
-	if o.scaleHold < time.Millisecond || o.scaleHold > 30*time.Second {
-		return fmt.Errorf("-scale-hold %s: want 1ms to 30s", o.scaleHold)
+	if o.scaleHold < time.Second || o.scaleHold > 5*time.Minute {
+		return fmt.Errorf("-scale-hold %s: want 1s to 5m", o.scaleHold)
 	}
 	root := o.root
 	if root == "" {

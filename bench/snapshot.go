@@ -16,7 +16,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +45,7 @@ const (
 	// map built by its package initialization).
 	heavyPackage = "bench/testdata/heavy"
 	// sleepPackage is the scale-from-zero function (an HTTP handler that
-	// sleeps 300 ms, or the ms of its query).
+	// holds each request until a release URL of its query answers).
 	sleepPackage = "bench/testdata/sleepfn"
 	// sleepPath is the route the scale-from-zero function is deployed on.
 	sleepPath = "/sleep"
@@ -156,9 +159,28 @@ func newSnapEngine(cacheDir string) (*wasm.Engine, error) {
 	return wasm.New(wasm.Config{CacheDir: cacheDir, Version: snapVersion})
 }
 
-// prepareSnap prepares f in eng with or without snapshots.
-func prepareSnap(ctx context.Context, eng *wasm.Engine, f snapFunction, snapshot bool) (engine.Function, error) {
-	fn, err := eng.Prepare(ctx, engine.Spec{
+// startMode is how the instances of a function start.
+type startMode int
+
+const (
+	startNormal       startMode = iota // instantiation and initialization
+	startSnapshot                      // from a snapshot of a freshly initialized instance
+	startWarmSnapshot                  // from a snapshot taken after the function's own small event
+)
+
+func (m startMode) String() string {
+	switch m {
+	case startSnapshot:
+		return "snapshot"
+	case startWarmSnapshot:
+		return "snapshot with warm-up"
+	}
+	return "normal"
+}
+
+// prepareSnap prepares f in eng to start its instances as mode says.
+func prepareSnap(ctx context.Context, eng *wasm.Engine, f snapFunction, mode startMode) (engine.Function, error) {
+	spec := engine.Spec{
 		Function:     f.name,
 		Version:      "1",
 		Runtime:      "wasm",
@@ -166,10 +188,14 @@ func prepareSnap(ctx context.Context, eng *wasm.Engine, f snapFunction, snapshot
 		ArtifactHash: f.hash,
 		MemoryMiB:    quickstartMemMiB,
 		Timeout:      quickstartTimeout,
-		Snapshot:     snapshot,
-	})
+		Snapshot:     mode != startNormal,
+	}
+	if mode == startWarmSnapshot {
+		spec.SnapshotWarmup = f.event
+	}
+	fn, err := eng.Prepare(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("prepare %s (snapshot %t): %w", f.name, snapshot, err)
+		return nil, fmt.Errorf("prepare %s (%s): %w", f.name, mode, err)
 	}
 	return fn, nil
 }
@@ -199,43 +225,57 @@ func checkAnswer(f snapFunction, resp *engine.Response, err error) error {
 	return nil
 }
 
-// snapshotLines returns the lines of log that speak of a snapshot. The
-// engine writes such a line to the log of the cold start that tried to take
-// or load a snapshot and could not; the functions measured here write none.
-func snapshotLines(log string) []string {
-	var out []string
-	for line := range strings.Lines(log) {
-		if strings.Contains(strings.ToLower(line), "snapshot") {
-			out = append(out, strings.TrimSpace(line))
-		}
+// snapshotStatus is where fn's snapshot stands, as the engine reports it;
+// its State is "" when the engine reports nothing.
+func snapshotStatus(fn engine.Function) engine.SnapshotStatus {
+	if r, ok := fn.(engine.SnapshotReporter); ok {
+		return r.SnapshotStatus()
 	}
-	return out
+	return engine.SnapshotStatus{}
 }
 
-// takeSnapshot makes the first cold start of a snapshot function, which
-// takes the snapshot (or loads it from the cache), serves one event on the
-// instance and closes it. It fails when the engine reports it has no
-// snapshot, so that no row passes normal starts off as restored ones.
-func takeSnapshot(ctx context.Context, fn engine.Function, f snapFunction) error {
-	var log bytes.Buffer
-	inst, err := fn.NewInstance(ctx, &log)
+// checkStartMode reports a function whose snapshot does not stand as mode
+// wants: in use for the snapshot modes, off for the normal one. No row
+// passes normal starts off as restored ones, or the other way round.
+func checkStartMode(fn engine.Function, name string, mode startMode) error {
+	st := snapshotStatus(fn)
+	want := engine.SnapshotReady
+	if mode == startNormal {
+		want = engine.SnapshotOff
+	}
+	if st.State == want {
+		return nil
+	}
+	if st.Reason != "" {
+		return fmt.Errorf("%s (%s): the engine reports its snapshot %q, not %q: %s", name, mode, st.State, want, st.Reason)
+	}
+	return fmt.Errorf("%s (%s): the engine reports its snapshot %q, not %q", name, mode, st.State, want)
+}
+
+// takeSnapshot makes the first cold start of a function, which with a
+// snapshot mode takes the snapshot (or loads it from the cache), serves one
+// event on the instance and closes it. It fails unless the engine then
+// reports the snapshot in use (or, for the normal mode, off).
+func takeSnapshot(ctx context.Context, fn engine.Function, f snapFunction, mode startMode) error {
+	inst, err := fn.NewInstance(ctx, io.Discard)
 	if err != nil {
-		return fmt.Errorf("%s: the first cold start, which takes the snapshot: %w", f.name, err)
+		return fmt.Errorf("%s (%s): the first cold start: %w", f.name, mode, err)
 	}
 	resp, err := inst.Invoke(ctx, snapRequest(f))
 	_ = inst.Close(ctx)
 	if err := checkAnswer(f, resp, err); err != nil {
-		return fmt.Errorf("the instance the snapshot was taken from: %w", err)
+		return fmt.Errorf("the first instance (%s): %w", mode, err)
 	}
-	if lines := snapshotLines(log.String()); len(lines) > 0 {
-		return fmt.Errorf("%s: the engine has no snapshot to start from: %s", f.name, strings.Join(lines, "; "))
-	}
-	return nil
+	return checkStartMode(fn, f.name, mode)
 }
 
-// benchSnapCold measures cold starts from a snapshot against normal ones,
-// for the light and the heavy function, to ready-to-call and to the first
-// response.
+// coldModes are the three ways row 17 starts each function, the normal one
+// first.
+var coldModes = []startMode{startNormal, startSnapshot, startWarmSnapshot}
+
+// benchSnapCold measures cold starts from a snapshot, with and without a
+// warm-up event, against normal ones, for the light and the heavy function,
+// to ready-to-call and to the first response.
 func benchSnapCold(ctx context.Context, e *env) ([]row, error) {
 	fns, err := e.snapFunctions(ctx)
 	if err != nil {
@@ -258,21 +298,22 @@ func benchSnapCold(ctx context.Context, e *env) ([]row, error) {
 }
 
 func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction) ([]row, error) {
-	normal, err := prepareSnap(ctx, eng, f, false)
-	if err != nil {
-		return nil, err
+	fns := make([]engine.Function, len(coldModes))
+	for i, mode := range coldModes {
+		fn, err := prepareSnap(ctx, eng, f, mode)
+		if err != nil {
+			return nil, err
+		}
+		defer fn.Close(context.WithoutCancel(ctx))
+		fns[i] = fn
+		t0 := time.Now()
+		if err := takeSnapshot(ctx, fn, f, mode); err != nil {
+			return nil, err
+		}
+		if mode != startNormal {
+			e.logf("%s (%s): snapshot taken by the first cold start (with its first invocation) in %s", f.name, mode, time.Since(t0).Round(100*time.Microsecond))
+		}
 	}
-	defer normal.Close(context.WithoutCancel(ctx))
-	snap, err := prepareSnap(ctx, eng, f, true)
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close(context.WithoutCancel(ctx))
-	t0 := time.Now()
-	if err := takeSnapshot(ctx, snap, f); err != nil {
-		return nil, err
-	}
-	e.logf("%s: snapshot taken by the first cold start (with its first invocation) in %s", f.name, time.Since(t0).Round(100*time.Microsecond))
 
 	ready := func(fn engine.Function) func() (time.Duration, error) {
 		return func() (time.Duration, error) {
@@ -302,29 +343,82 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 			return d, cerr
 		}
 	}
-	ops := []namedOp{
-		{"normal NewInstance", ready(normal)},
-		{"snapshot NewInstance", ready(snap)},
-		{"normal NewInstance + Invoke", first(normal)},
-		{"snapshot NewInstance + Invoke", first(snap)},
+	// ops[i] is the ready-to-call start of coldModes[i], ops[len+i] its
+	// first response.
+	var ops []namedOp
+	for i, mode := range coldModes {
+		ops = append(ops, namedOp{mode.String() + " NewInstance", ready(fns[i])})
+	}
+	for i, mode := range coldModes {
+		ops = append(ops, namedOp{mode.String() + " NewInstance + Invoke", first(fns[i])})
 	}
 	n := e.opts.coldN
 	samples, err := interleave(ctx, max(5, n/20), n, ops)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.name, err)
 	}
-	nr, sr, nf, sf := summarize(samples[0]), summarize(samples[1]), summarize(samples[2]), summarize(samples[3])
-	e.logf("%s ready:          normal p50 %s p99 %s, snapshot p50 %s p99 %s (n=%d)", f.name, fmtDur(nr.p50), fmtDur(nr.p99), fmtDur(sr.p50), fmtDur(sr.p99), n)
-	e.logf("%s first response: normal p50 %s p99 %s, snapshot p50 %s p99 %s (n=%d)", f.name, fmtDur(nf.p50), fmtDur(nf.p99), fmtDur(sf.p50), fmtDur(sf.p99), n)
+	// The snapshots stayed in use throughout.
+	for i, mode := range coldModes {
+		if err := checkStartMode(fns[i], f.name, mode); err != nil {
+			return nil, err
+		}
+	}
+	m := len(coldModes)
+	readyS, firstS := make([]stats, m), make([]stats, m)
+	for i := range coldModes {
+		readyS[i], firstS[i] = summarize(samples[i]), summarize(samples[m+i])
+	}
+	for _, c := range []struct {
+		what string
+		s    []stats
+	}{{"ready         ", readyS}, {"first response", firstS}} {
+		var b strings.Builder
+		for i, mode := range coldModes {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s p50 %s p99 %s", mode, fmtDur(c.s[i].p50), fmtDur(c.s[i].p99))
+		}
+		e.logf("%s %s: %s (n=%d)", f.name, c.what, b.String(), n)
+	}
+
 	durRow := func(name string, s, b time.Duration, target, met string) row {
 		return row{Name: name, Gureum: fmtDur(s), Baseline: fmtDur(b), Ratio: fmtRatio(s.Seconds(), b.Seconds()), Target: target, Met: met}
 	}
-	return []row{
-		durRow(fmt.Sprintf("17. %s cold start p50, ready to call (NewInstance): snapshot vs normal (n=%d)", f.label, n), sr.p50, nr.p50, "—", "—"),
-		durRow(fmt.Sprintf("17. %s cold start p99, ready to call (n=%d)", f.label, n), sr.p99, nr.p99, "—", "—"),
-		durRow(fmt.Sprintf("17. %s cold start p50, to the first response (NewInstance + Invoke): snapshot vs normal (n=%d)", f.label, n), sf.p50, nf.p50, "≤ 0.5 ms", yesNo(sf.p50 <= snapColdTarget, "")),
-		durRow(fmt.Sprintf("17. %s cold start p99, to the first response (n=%d)", f.label, n), sf.p99, nf.p99, "—", "—"),
-	}, nil
+	normal := 0
+	var rows []row
+	for _, c := range []struct {
+		what   string // the measure, in the first row of each kind
+		short  string // in the following rows
+		s      []stats
+		target bool
+	}{
+		{"ready to call (NewInstance)", "ready to call", readyS, false},
+		{"to the first response (NewInstance + Invoke)", "to the first response", firstS, true},
+	} {
+		for _, pct := range []string{"p50", "p99"} {
+			for i, mode := range coldModes {
+				if mode == startNormal {
+					continue
+				}
+				s, b := c.s[i].p50, c.s[normal].p50
+				if pct == "p99" {
+					s, b = c.s[i].p99, c.s[normal].p99
+				}
+				what := c.short
+				if pct == "p50" && mode == startSnapshot {
+					what = c.what
+				}
+				name := fmt.Sprintf("17. %s cold start %s, %s: %s vs normal (n=%d)", f.label, pct, what, mode, n)
+				target, met := "—", "—"
+				if c.target && pct == "p50" {
+					target, met = "≤ 0.5 ms", yesNo(s <= snapColdTarget, "")
+				}
+				rows = append(rows, durRow(name, s, b, target, met))
+			}
+		}
+	}
+	return rows, nil
 }
 
 // namedOp is one timed operation of interleave.
@@ -360,26 +454,49 @@ func interleave(ctx context.Context, warm, n int, ops []namedOp) ([][]time.Durat
 	return out, nil
 }
 
-// snapMemoryResult is what a snap-memory child reports: resident memory
-// with no instance, with K idle instances just started, and with the same
-// K idle after each served one event.
+// memFigures are a process's resident memory (VmRSS) and its proportional
+// set size (Pss of /proc/self/smaps_rollup), in bytes. RSS counts a page
+// shared by several mappings once per mapping; Pss divides it between the
+// mappings that share it, so that copy-on-write instances of one snapshot
+// are charged only for what they hold alone.
+type memFigures struct {
+	RSS int64 `json:"rss"`
+	PSS int64 `json:"pss"`
+}
+
+// settledMemory returns the process's memory after a garbage collection
+// that returns freed memory to the system.
+func settledMemory() (memFigures, error) {
+	rss, err := settledRSS()
+	if err != nil {
+		return memFigures{}, err
+	}
+	pss, err := readStatusField("/proc/self/smaps_rollup", "Pss")
+	if err != nil {
+		return memFigures{}, err
+	}
+	return memFigures{RSS: rss, PSS: pss}, nil
+}
+
+// snapMemoryResult is what a snap-memory child reports: memory with no
+// instance, with K idle instances just started, and with the same K idle
+// after each served one event.
 type snapMemoryResult struct {
-	Instances  int   `json:"instances"`
-	RSSBefore  int64 `json:"rssBefore"`
-	RSSStarted int64 `json:"rssStarted"`
-	RSSInvoked int64 `json:"rssInvoked"`
+	Instances int        `json:"instances"`
+	Before    memFigures `json:"before"`
+	Started   memFigures `json:"started"`
+	Invoked   memFigures `json:"invoked"`
 }
 
-func (r snapMemoryResult) started() float64 {
-	return float64(r.RSSStarted-r.RSSBefore) / float64(r.Instances)
+// perInstance is the growth from Before to after, RSS and Pss, divided by
+// the instances.
+func (r snapMemoryResult) perInstance(after memFigures) (rss, pss float64) {
+	k := float64(r.Instances)
+	return float64(after.RSS-r.Before.RSS) / k, float64(after.PSS-r.Before.PSS) / k
 }
 
-func (r snapMemoryResult) invoked() float64 {
-	return float64(r.RSSInvoked-r.RSSBefore) / float64(r.Instances)
-}
-
-// benchSnapMemory measures the resident memory of K idle instances started
-// from a snapshot against K started normally, each in a fresh child process.
+// benchSnapMemory measures the memory of K idle instances started from a
+// snapshot against K started normally, each in a fresh child process.
 func benchSnapMemory(ctx context.Context, e *env) ([]row, error) {
 	fns, err := e.snapFunctions(ctx)
 	if err != nil {
@@ -400,20 +517,27 @@ func benchSnapMemory(ctx context.Context, e *env) ([]row, error) {
 				return nil, err
 			}
 			r := res[i]
-			e.logf("%s snapshot=%t, %d instances: RSS %s → %s started → %s after one invocation each; %s and %s each",
-				f.name, snapshot, k, fmtMiB(float64(r.RSSBefore)), fmtMiB(float64(r.RSSStarted)), fmtMiB(float64(r.RSSInvoked)),
-				fmtMiB(r.started()), fmtMiB(r.invoked()))
+			sr, sp := r.perInstance(r.Started)
+			ir, ip := r.perInstance(r.Invoked)
+			e.logf("%s snapshot=%t, %d instances: RSS %s → %s started → %s after one invocation each (%s and %s each); Pss %s → %s → %s (%s and %s each)",
+				f.name, snapshot, k,
+				fmtMiB(float64(r.Before.RSS)), fmtMiB(float64(r.Started.RSS)), fmtMiB(float64(r.Invoked.RSS)), fmtMiB(sr), fmtMiB(ir),
+				fmtMiB(float64(r.Before.PSS)), fmtMiB(float64(r.Started.PSS)), fmtMiB(float64(r.Invoked.PSS)), fmtMiB(sp), fmtMiB(ip))
 		}
 		n, s := res[0], res[1]
+		nsr, nsp := n.perInstance(n.Started)
+		nir, nip := n.perInstance(n.Invoked)
+		ssr, ssp := s.perInstance(s.Started)
+		sir, sip := s.perInstance(s.Invoked)
+		memRow := func(name string, s, b float64) row {
+			return row{Name: name, Gureum: fmtMiB(s), Baseline: fmtMiB(b), Ratio: fmtRatio(s, b), Target: "—", Met: "—"}
+		}
 		rows = append(rows,
-			row{
-				Name:   fmt.Sprintf("19. %s memory per idle instance after its cold start: RSS growth / K, snapshot vs normal (K=%d)", f.label, k),
-				Gureum: fmtMiB(s.started()), Baseline: fmtMiB(n.started()), Ratio: fmtRatio(s.started(), n.started()), Target: "—", Met: "—",
-			},
-			row{
-				Name:   fmt.Sprintf("19. %s memory per idle instance after one invocation each: RSS growth / K, snapshot vs normal (K=%d)", f.label, k),
-				Gureum: fmtMiB(s.invoked()), Baseline: fmtMiB(n.invoked()), Ratio: fmtRatio(s.invoked(), n.invoked()), Target: "—", Met: "—",
-			})
+			memRow(fmt.Sprintf("19. %s memory per idle instance after its cold start: Pss growth / K, snapshot vs normal (K=%d)", f.label, k), ssp, nsp),
+			memRow(fmt.Sprintf("19. %s memory per idle instance after one invocation each: Pss growth / K (K=%d)", f.label, k), sip, nip),
+			memRow(fmt.Sprintf("19. %s memory per idle instance after its cold start: RSS growth / K, counting shared pages once per instance (K=%d)", f.label, k), ssr, nsr),
+			memRow(fmt.Sprintf("19. %s memory per idle instance after one invocation each: RSS growth / K (K=%d)", f.label, k), sir, nir),
+		)
 	}
 	return rows, nil
 }
@@ -474,18 +598,22 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 		return r, err
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
-	fn, err := prepareSnap(ctx, eng, f, o.snapshot)
+	mode := startNormal
+	if o.snapshot {
+		mode = startSnapshot
+	}
+	fn, err := prepareSnap(ctx, eng, f, mode)
 	if err != nil {
 		return r, err
 	}
 	defer fn.Close(context.WithoutCancel(ctx))
 	// One instance first, not counted: it takes the snapshot (or loads it
 	// from the cache) and builds whatever runtime state is built lazily.
-	if err := takeSnapshot(ctx, fn, f); err != nil {
+	if err := takeSnapshot(ctx, fn, f, mode); err != nil {
 		return r, err
 	}
 
-	if r.RSSBefore, err = settledRSS(); err != nil {
+	if r.Before, err = settledMemory(); err != nil {
 		return r, err
 	}
 	insts := make([]engine.Instance, 0, o.instances)
@@ -501,7 +629,7 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 		}
 		insts = append(insts, in)
 	}
-	if r.RSSStarted, err = settledRSS(); err != nil {
+	if r.Started, err = settledMemory(); err != nil {
 		return r, err
 	}
 	for _, in := range insts {
@@ -510,7 +638,10 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 			return r, err
 		}
 	}
-	if r.RSSInvoked, err = settledRSS(); err != nil {
+	if r.Invoked, err = settledMemory(); err != nil {
+		return r, err
+	}
+	if err := checkStartMode(fn, f.name, mode); err != nil {
 		return r, err
 	}
 	runtime.KeepAlive(insts)
@@ -520,24 +651,28 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 // scaleReady is what the snap-scale child reports once its node serves the
 // function with no instance left.
 type scaleReady struct {
-	URL       string `json:"url"`       // the function's route
-	Health    string `json:"health"`    // the node's /healthz
-	RSSIdle   int64  `json:"rssIdle"`   // bytes, with no instance
-	PeakReset bool   `json:"peakReset"` // VmHWM was reset, so it is the peak from now on
-	Snapshot  string `json:"snapshot"`  // what the function's log says of its snapshot, if anything
+	URL       string                `json:"url"`       // the function's route
+	Health    string                `json:"health"`    // the node's /healthz
+	Idle      memFigures            `json:"idle"`      // with no instance
+	PeakReset bool                  `json:"peakReset"` // VmHWM was reset, so it is the peak from now on
+	Snapshot  engine.SnapshotStatus `json:"snapshot"`  // where the function's snapshot stands
 }
 
 // scaleEnd is what the snap-scale child reports after the burst.
 type scaleEnd struct {
-	Peak        int64  `json:"peak"`   // VmHWM, bytes
-	RSSEnd      int64  `json:"rssEnd"` // bytes, every instance idle
-	Idle        int    `json:"idle"`
-	Busy        int    `json:"busy"`
-	ColdStarts  uint64 `json:"coldStarts"` // during the burst
-	WarmStarts  uint64 `json:"warmStarts"`
-	Throttles   uint64 `json:"throttles"`
-	StartErrors uint64 `json:"startErrors"`
-	Snapshot    string `json:"snapshot"`
+	// ToN is the time from the burst's first request until the node had
+	// N instances started (idle or busy), or 0 if it never had.
+	ToN         time.Duration         `json:"toN"`
+	MaxStarted  int                   `json:"maxStarted"` // most instances the sampling saw started
+	Peak        int64                 `json:"peak"`       // VmHWM, bytes
+	End         memFigures            `json:"end"`        // every instance idle
+	Idle        int                   `json:"idle"`
+	Busy        int                   `json:"busy"`
+	ColdStarts  uint64                `json:"coldStarts"` // during the burst
+	WarmStarts  uint64                `json:"warmStarts"`
+	Throttles   uint64                `json:"throttles"`
+	StartErrors uint64                `json:"startErrors"`
+	Snapshot    engine.SnapshotStatus `json:"snapshot"`
 }
 
 // scaleResult is one side of the scale-from-zero row.
@@ -549,11 +684,132 @@ type scaleResult struct {
 	failed   int
 	firstErr string
 	sampled  int64 // highest VmRSS the parent saw
+	release  releaseResult
+}
+
+// perInstance is the growth of the node's memory from no instance to its
+// idle instances at the end, per instance.
+func (r scaleResult) perInstance() (rss, pss float64) {
+	k := float64(max(r.end.Idle, 1))
+	return float64(r.end.End.RSS-r.ready.Idle.RSS) / k, float64(r.end.End.PSS-r.ready.Idle.PSS) / k
+}
+
+// releaser holds the requests of the scale-from-zero burst in the function:
+// each instance GETs /release from it through the node, and every such GET
+// is answered at once when each request of the burst has either reached an
+// instance (made its GET) or failed, or when the hold passes.
+type releaser struct {
+	n    int
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex
+	t0      time.Time
+	arrived int
+	failed  int
+	nth     time.Duration // when the n-th request arrived, since t0
+	capped  bool          // released by the hold, not by the arrivals
+	timer   *time.Timer
+}
+
+// releaseResult is how the burst's requests were released.
+type releaseResult struct {
+	arrived, failed int
+	nth             time.Duration // 0 if fewer than n arrived
+	capped          bool
+}
+
+// startReleaser serves the release on a random port of 127.0.0.1.
+func startReleaser(n int) (*releaser, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("release endpoint: %w", err)
+	}
+	r := &releaser{n: n, ln: ln, done: make(chan struct{})}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// addr is the host:port the function is granted and GETs.
+func (r *releaser) addr() string { return r.ln.Addr().String() }
+
+// start marks the burst's start, t0, and releases every request hold after
+// it at the latest.
+func (r *releaser) start(t0 time.Time, hold time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t0 = t0
+	r.timer = time.AfterFunc(hold, func() { r.release(true) })
+}
+
+// fail counts a request of the burst that failed: it will never arrive.
+func (r *releaser) fail() {
+	r.mu.Lock()
+	r.failed++
+	all := r.arrived+r.failed >= r.n
+	r.mu.Unlock()
+	if all {
+		r.release(false)
+	}
+}
+
+func (r *releaser) release(capped bool) {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.capped = capped
+		r.mu.Unlock()
+		close(r.done)
+	})
+}
+
+// ServeHTTP holds a GET /release until the release.
+func (r *releaser) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path != "/release" {
+		http.NotFound(w, req)
+		return
+	}
+	r.mu.Lock()
+	r.arrived++
+	if r.arrived == r.n && !r.t0.IsZero() {
+		r.nth = time.Since(r.t0)
+	}
+	all := r.arrived+r.failed >= r.n
+	r.mu.Unlock()
+	if all {
+		r.release(false)
+	}
+	select {
+	case <-r.done:
+		_, _ = io.WriteString(w, "released")
+	case <-req.Context().Done():
+	}
+}
+
+// result reports how the requests were released.
+func (r *releaser) result() releaseResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return releaseResult{arrived: r.arrived, failed: r.failed, nth: r.nth, capped: r.capped}
+}
+
+// close releases whatever still waits and stops serving.
+func (r *releaser) close() {
+	r.release(true)
+	r.mu.Lock()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	_ = r.srv.Close()
 }
 
 // benchSnapScale starts a node in a child process, deploys a function that
-// sleeps -scale-hold (300 ms) with concurrency -scale-n, scales it to zero
-// and sends -scale-n concurrent requests, with and without snapshots.
+// holds each request until all -scale-n have reached an instance, with
+// concurrency -scale-n, scales it to zero and sends -scale-n concurrent
+// requests, with and without snapshots.
 func benchSnapScale(ctx context.Context, e *env) ([]row, error) {
 	n := e.opts.scaleN
 	// Row 4 measures about 6.3 MiB per idle instance started normally; the
@@ -579,27 +835,70 @@ func benchSnapScale(ctx context.Context, e *env) ([]row, error) {
 			return nil, fmt.Errorf("snapshot %t: %w", snapshot, err)
 		}
 		r := res[i]
-		e.logf("snapshot=%t: %d requests answered in %s (p50 %s, %d failed), %d cold starts, %d warm, %d throttled, %d start errors; RSS %s idle → peak %s (sampled %s) → %s with %d idle instances (%s each)",
-			snapshot, n, fmtDur(r.elapsed), fmtDur(r.p50), r.failed, r.end.ColdStarts, r.end.WarmStarts, r.end.Throttles, r.end.StartErrors,
-			fmtMiB(float64(r.ready.RSSIdle)), fmtMiB(float64(r.end.Peak)), fmtMiB(float64(r.sampled)), fmtMiB(float64(r.end.RSSEnd)), r.end.Idle,
-			fmtMiB(float64(r.end.RSSEnd-r.ready.RSSIdle)/float64(max(r.end.Idle, 1))))
+		toN := "never"
+		if r.end.ToN > 0 {
+			toN = fmtDur(r.end.ToN)
+		}
+		nth := "never"
+		if r.release.nth > 0 {
+			nth = fmtDur(r.release.nth)
+		}
+		e.logf("snapshot=%t: %d instances started after %s (the %d-th request reached its instance's release GET after %s; at most %d started seen); released %s with %d arrived, %d failed; all answered in %s (p50 %s, %d failed); %d cold starts, %d warm, %d throttled, %d start errors",
+			snapshot, n, toN, n, nth, r.end.MaxStarted, map[bool]string{true: "by the hold", false: "by the arrivals"}[r.release.capped],
+			r.release.arrived, r.release.failed, fmtDur(r.elapsed), fmtDur(r.p50), r.failed,
+			r.end.ColdStarts, r.end.WarmStarts, r.end.Throttles, r.end.StartErrors)
+		pr, pp := r.perInstance()
+		e.logf("snapshot=%t: node memory with no instance RSS %s Pss %s; peak %s (sampled RSS %s); with %d idle instances RSS %s Pss %s (%s and %s each)",
+			snapshot, fmtMiB(float64(r.ready.Idle.RSS)), fmtMiB(float64(r.ready.Idle.PSS)), fmtMiB(float64(r.end.Peak)), fmtMiB(float64(r.sampled)),
+			r.end.Idle, fmtMiB(float64(r.end.End.RSS)), fmtMiB(float64(r.end.End.PSS)), fmtMiB(pr), fmtMiB(pp))
 		if r.failed > 0 {
 			e.logf("snapshot=%t: first failure: %s", snapshot, r.firstErr)
 		}
 	}
 	nr, sr := res[0], res[1]
-	withFailures := func(s string, r scaleResult) string {
+	toN := func(r scaleResult) string {
+		if r.end.ToN > 0 {
+			return fmtDur(r.end.ToN)
+		}
+		return fmt.Sprintf("not reached (%d started, %d start failures)", r.end.MaxStarted, r.end.StartErrors)
+	}
+	toNRatio := "—"
+	if nr.end.ToN > 0 && sr.end.ToN > 0 {
+		toNRatio = fmtRatio(sr.end.ToN.Seconds(), nr.end.ToN.Seconds())
+	}
+	answered := func(r scaleResult) string {
+		s := fmtDur(r.elapsed)
 		if r.failed > 0 {
-			s += fmt.Sprintf(" (%d of %d failed)", r.failed, n)
+			s += fmt.Sprintf(" (%d of %d failed", r.failed, n)
+			if r.end.StartErrors > 0 {
+				s += fmt.Sprintf(", %d start failures", r.end.StartErrors)
+			}
+			s += ")"
+		}
+		if r.release.capped {
+			s += fmt.Sprintf(" (released by the %s hold)", fmtDur(e.opts.scaleHold))
 		}
 		return s
 	}
+	idleMem := func(total int64, each float64) string {
+		return fmt.Sprintf("%s (%s each)", fmtMiB(float64(total)), fmtMiB(each))
+	}
+	nrr, nrp := nr.perInstance()
+	srr, srp := sr.perInstance()
 	return []row{
 		{
-			Name: fmt.Sprintf("18. scale from zero on one node, %d concurrent GET /sleep (each holds its instance %s), concurrency %d, until all answered: snapshot vs normal (cold starts %d vs %d)",
-				n, fmtDur(e.opts.scaleHold), n, sr.end.ColdStarts, nr.end.ColdStarts),
-			Gureum:   withFailures(fmtDur(sr.elapsed), sr),
-			Baseline: withFailures(fmtDur(nr.elapsed), nr),
+			Name: fmt.Sprintf("18. scale from zero to %d instances on one node, %d concurrent GET /sleep each held until all have reached an instance: time from the first request until %d instances are started, snapshot vs normal",
+				n, n, n),
+			Gureum:   toN(sr),
+			Baseline: toN(nr),
+			Ratio:    toNRatio,
+			Target:   "—",
+			Met:      "—",
+		},
+		{
+			Name:     fmt.Sprintf("18. the same, until all %d answered (cold starts %d vs %d)", n, sr.end.ColdStarts, nr.end.ColdStarts),
+			Gureum:   answered(sr),
+			Baseline: answered(nr),
 			Ratio:    fmtRatio(sr.elapsed.Seconds(), nr.elapsed.Seconds()),
 			Target:   "—",
 			Met:      "—",
@@ -613,10 +912,18 @@ func benchSnapScale(ctx context.Context, e *env) ([]row, error) {
 			Met:      "—",
 		},
 		{
-			Name:     fmt.Sprintf("18. resident memory of the node process afterwards, %d and %d idle instances (RSS)", sr.end.Idle, nr.end.Idle),
-			Gureum:   fmtMiB(float64(sr.end.RSSEnd)),
-			Baseline: fmtMiB(float64(nr.end.RSSEnd)),
-			Ratio:    fmtRatio(float64(sr.end.RSSEnd), float64(nr.end.RSSEnd)),
+			Name:     fmt.Sprintf("18. memory of the node process afterwards with %d vs %d idle instances: Pss (total, and growth per instance)", sr.end.Idle, nr.end.Idle),
+			Gureum:   idleMem(sr.end.End.PSS, srp),
+			Baseline: idleMem(nr.end.End.PSS, nrp),
+			Ratio:    fmtRatio(float64(sr.end.End.PSS), float64(nr.end.End.PSS)),
+			Target:   "—",
+			Met:      "—",
+		},
+		{
+			Name:     fmt.Sprintf("18. memory of the node process afterwards with %d vs %d idle instances: RSS (total, and growth per instance)", sr.end.Idle, nr.end.Idle),
+			Gureum:   idleMem(sr.end.End.RSS, srr),
+			Baseline: idleMem(nr.end.End.RSS, nrr),
+			Ratio:    fmtRatio(float64(sr.end.End.RSS), float64(nr.end.End.RSS)),
 			Target:   "—",
 			Met:      "—",
 		},
@@ -624,21 +931,30 @@ func benchSnapScale(ctx context.Context, e *env) ([]row, error) {
 }
 
 // runScaleChild runs one side of the scale-from-zero row: a child process
-// serving the function, the burst from this process, and the child's
-// figures. A watchdog stops the child if its resident memory passes limit.
+// serving the function, the release endpoint and the burst from this
+// process, and the child's figures. A watchdog stops the child if its
+// resident memory passes limit.
 func (e *env) runScaleChild(ctx context.Context, wasmPath string, snapshot bool, n int, limit int64) (scaleResult, error) {
 	var r scaleResult
 	exe, err := os.Executable()
 	if err != nil {
 		return r, err
 	}
+	hold := e.opts.scaleHold
+	rel, err := startReleaser(n)
+	if err != nil {
+		return r, err
+	}
+	defer rel.close()
 	dir := filepath.Join(e.work, "snap-scale-"+strconv.FormatBool(snapshot))
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute+hold)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, exe,
 		"-child=snap-scale",
 		"-snapshot="+strconv.FormatBool(snapshot),
 		"-scale-n="+strconv.Itoa(n),
+		"-scale-hold="+hold.String(),
+		"-release="+rel.addr(),
 		"-wasm="+wasmPath,
 		"-dir="+dir)
 	cmd.Stderr = e.log
@@ -712,18 +1028,25 @@ func (e *env) runScaleChild(ctx context.Context, wasmPath string, snapshot bool,
 	if err := json.Unmarshal(lines.Bytes(), &r.ready); err != nil {
 		return fail(fmt.Errorf("node child: %w: %q", err, lines.Text()))
 	}
-	if snapshot && r.ready.Snapshot != "" {
-		return fail(fmt.Errorf("the node has no snapshot of the function: %s", r.ready.Snapshot))
+	if err := checkScaleSnapshot(r.ready.Snapshot, snapshot); err != nil {
+		return fail(err)
 	}
 	if !r.ready.PeakReset {
 		e.logf("the node's VmHWM could not be reset; the peak includes its start")
 	}
-	e.logf("snapshot=%t: node ready at %s with no instance, RSS %s; %d concurrent requests", snapshot, r.ready.URL, fmtMiB(float64(r.ready.RSSIdle)), n)
+	e.logf("snapshot=%t: node ready at %s with no instance, RSS %s, Pss %s; %d concurrent requests, released once all have reached an instance (or %s)",
+		snapshot, r.ready.URL, fmtMiB(float64(r.ready.Idle.RSS)), fmtMiB(float64(r.ready.Idle.PSS)), n, fmtDur(hold))
 
-	hold := r.ready.URL + "?ms=" + strconv.FormatInt(e.opts.scaleHold.Milliseconds(), 10)
-	if err := burst(cctx, r.ready.Health, hold, n, &r); err != nil {
+	url := r.ready.URL + "?release=" + neturl.QueryEscape("http://"+rel.addr()+"/release")
+	begin := func(t0 time.Time) error {
+		rel.start(t0, hold)
+		_, err := fmt.Fprintf(stdin, "burst %d\n", t0.UnixNano())
+		return err
+	}
+	if err := burst(cctx, r.ready.Health, url, "released", n, hold, begin, rel.fail, &r); err != nil {
 		return fail(err)
 	}
+	r.release = rel.result()
 
 	if _, err := io.WriteString(stdin, "measure\n"); err != nil {
 		return fail(fmt.Errorf("node child: %w", err))
@@ -740,29 +1063,47 @@ func (e *env) runScaleChild(ctx context.Context, wasmPath string, snapshot bool,
 	if err := cmd.Wait(); err != nil {
 		return fail(fmt.Errorf("node child: %w", err))
 	}
-	if snapshot && r.end.Snapshot != "" {
-		return r, fmt.Errorf("the node did not start every instance from the snapshot: %s", r.end.Snapshot)
+	if err := checkScaleSnapshot(r.end.Snapshot, snapshot); err != nil {
+		return r, fmt.Errorf("after the burst: %w", err)
 	}
 	r.sampled = sampled.Load()
 	return r, nil
 }
 
+// checkScaleSnapshot reports a node whose function's snapshot does not
+// stand as the run wants: in use with snapshots, off without.
+func checkScaleSnapshot(st engine.SnapshotStatus, snapshot bool) error {
+	want := engine.SnapshotOff
+	if snapshot {
+		want = engine.SnapshotReady
+	}
+	if st.State == want {
+		return nil
+	}
+	if st.Reason != "" {
+		return fmt.Errorf("the node reports the function's snapshot %q, not %q: %s", st.State, want, st.Reason)
+	}
+	return fmt.Errorf("the node reports the function's snapshot %q, not %q", st.State, want)
+}
+
 // burst opens one connection per request to the node first (GET health on
-// each), then sends n concurrent GETs of url at once and waits for every
-// answer. Only the burst is timed: connection set-up is not the node's
-// scaling.
-func burst(ctx context.Context, health, url string, n int, r *scaleResult) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+// each), then calls begin with the burst's start, sends n concurrent GETs
+// of url at once and waits for every answer, which must be want. fail is
+// called for each request that fails. Only the burst is timed: connection
+// set-up is not the node's scaling. hold is the longest the function holds
+// a request.
+func burst(ctx context.Context, health, url, want string, n int, hold time.Duration, begin func(time.Time) error, fail func(), r *scaleResult) error {
+	ctx, cancel := context.WithTimeout(ctx, hold+3*time.Minute)
 	defer cancel()
 	clients := make([]*http.Client, n)
 	for i := range clients {
 		clients[i] = &http.Client{
-			Timeout: 2 * time.Minute,
+			Timeout: hold + 2*time.Minute,
 			Transport: &http.Transport{
 				Proxy:               nil,
 				MaxIdleConnsPerHost: 1,
 				MaxConnsPerHost:     1,
-				IdleConnTimeout:     5 * time.Minute,
+				IdleConnTimeout:     hold + 5*time.Minute,
 				DisableCompression:  true,
 			},
 		}
@@ -802,8 +1143,11 @@ func burst(ctx context.Context, health, url string, n int, r *scaleResult) error
 			}
 			resp, body, err := fetch(ctx, c, url)
 			d := time.Since(t0)
-			if err == nil && (resp.StatusCode != http.StatusOK || string(body) != "slept") {
+			if err == nil && (resp.StatusCode != http.StatusOK || string(body) != want) {
 				err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
+			}
+			if err != nil {
+				fail()
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -820,6 +1164,12 @@ func burst(ctx context.Context, health, url string, n int, r *scaleResult) error
 	}
 	connected.Wait()
 	t0 = time.Now()
+	if connErr == nil {
+		if err := begin(t0); err != nil {
+			abort.Store(true)
+			connErr = fmt.Errorf("start the burst: %w", err)
+		}
+	}
 	close(start)
 	done.Wait()
 	if connErr != nil {
@@ -834,13 +1184,16 @@ func burst(ctx context.Context, health, url string, n int, r *scaleResult) error
 }
 
 // childSnapScale is the node side of the scale-from-zero row. It starts a
-// node, deploys the sleep function, serves one request (which takes the
-// snapshot), closes the instance, reports itself ready on stdout as one JSON
-// line and waits for a line on stdin; then it reports its memory and the
-// function's instances as a second line and stops the node.
+// node, deploys the sleep function granted the parent's release endpoint,
+// serves one request (which takes the snapshot), closes the instance,
+// reports itself ready on stdout as one JSON line and waits for the line
+// "burst T" on stdin, T the burst's start in Unix nanoseconds; it then
+// samples the function's instances until N are started, and on the line
+// "measure" reports its memory and the function's instances as a second
+// JSON line and stops the node.
 func childSnapScale(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
-	if o.wasm == "" || o.dir == "" || o.scaleN < 1 {
-		return errors.New("-wasm, -dir and -scale-n are required")
+	if o.wasm == "" || o.dir == "" || o.scaleN < 1 || o.release == "" || o.scaleHold <= 0 {
+		return errors.New("-wasm, -dir, -scale-n, -scale-hold and -release are required")
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "%s   node: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
@@ -880,18 +1233,21 @@ func childSnapScale(ctx context.Context, o options, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
+	timeout := int((o.scaleHold + time.Minute).Seconds())
 	manifest := fmt.Sprintf(`app: bench
 functions:
   sleep:
     runtime: wasm
     artifact: %s
     memory: %d
-    timeout: 60s
+    timeout: %ds
     concurrency: %d
     snapshot: %t
+    permissions:
+      http: [%q]
     events:
       - http: GET %s
-`, filepath.ToSlash(rel), quickstartMemMiB, o.scaleN, o.snapshot, sleepPath)
+`, filepath.ToSlash(rel), quickstartMemMiB, timeout, o.scaleN, o.snapshot, o.release, sleepPath)
 	if err := os.WriteFile(filepath.Join(project, "gureum.yaml"), []byte(manifest), 0o644); err != nil {
 		return err
 	}
@@ -907,13 +1263,13 @@ functions:
 	}
 
 	// The first request, once the route is served, takes the snapshot (and
-	// compiles the module, in both modes).
+	// compiles the module, in both modes). It holds nothing.
 	url := "http://" + srv.Addr() + sleepPath
 	client := newClient(1)
 	deadline := time.Now().Add(time.Minute)
 	t0 := time.Now()
 	for {
-		resp, body, err := fetch(ctx, client, url)
+		resp, body, err := fetch(ctx, client, url+"?ms=0")
 		if err == nil && resp.StatusCode == http.StatusOK {
 			break
 		}
@@ -944,11 +1300,8 @@ functions:
 		srv.Pools().Reap(time.Now().Add(cfg.IdleTimeout + time.Minute))
 	}
 	before := sleepStats(srv)
-	ready := scaleReady{URL: url, Health: "http://" + srv.Addr() + "/healthz"}
-	if o.snapshot {
-		ready.Snapshot = functionSnapshotLog(ctx, srv, t0)
-	}
-	if ready.RSSIdle, err = settledRSS(); err != nil {
+	ready := scaleReady{URL: url, Health: "http://" + srv.Addr() + "/healthz", Snapshot: before.Snapshot}
+	if ready.Idle, err = settledMemory(); err != nil {
 		return err
 	}
 	ready.PeakReset = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
@@ -956,21 +1309,74 @@ functions:
 		return err
 	}
 
-	// Wait for the parent's burst to end, or for it to go away.
-	line := make(chan error, 1)
+	// The parent's lines. The reader ends when the parent closes stdin.
+	lines := make(chan string, 4)
 	go func() {
-		_, err := bufio.NewReader(stdin).ReadString('\n')
-		line <- err
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
 	}()
-	select {
-	case <-line:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(5 * time.Minute):
-		return errors.New("no word from the parent in 5 minutes")
+	wait := o.scaleHold + 5*time.Minute
+	next := func(what string) (string, error) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return "", fmt.Errorf("the parent went away before %s", what)
+			}
+			return l, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(wait):
+			return "", fmt.Errorf("no %s from the parent in %s", what, wait)
+		}
+	}
+	line, err := next("the burst")
+	if err != nil {
+		return err
+	}
+	ns, err := strconv.ParseInt(strings.TrimPrefix(line, "burst "), 10, 64)
+	if err != nil || !strings.HasPrefix(line, "burst ") {
+		return fmt.Errorf("want burst T from the parent, got %q", line)
+	}
+	burstStart := time.Unix(0, ns)
+
+	// Sample the instances started until there are N, or until the parent
+	// says to measure.
+	var (
+		end      scaleEnd
+		sampling sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	sampling.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			st := sleepStats(srv)
+			started := st.Idle + st.Busy
+			end.MaxStarted = max(end.MaxStarted, started)
+			if started >= o.scaleN {
+				end.ToN = time.Now().Sub(burstStart)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	line, err = next("the word to measure")
+	close(stop)
+	sampling.Wait()
+	if err != nil {
+		return err
+	}
+	if line != "measure" {
+		return fmt.Errorf("want measure from the parent, got %q", line)
 	}
 
-	var end scaleEnd
 	if end.Peak, err = readStatusField("/proc/self/status", "VmHWM"); err != nil {
 		return err
 	}
@@ -982,13 +1388,49 @@ functions:
 	end.WarmStarts = after.WarmStarts - before.WarmStarts
 	end.Throttles = after.Throttles - before.Throttles
 	end.StartErrors = after.StartErrors - before.StartErrors
-	if o.snapshot {
-		end.Snapshot = functionSnapshotLog(ctx, srv, t0)
-	}
-	if end.RSSEnd, err = settledRSS(); err != nil {
+	end.Snapshot = after.Snapshot
+	if end.End, err = settledMemory(); err != nil {
 		return err
 	}
+	logFunctionErrors(ctx, srv, burstStart, logf)
 	return json.NewEncoder(stdout).Encode(end)
+}
+
+// logFunctionErrors logs the most frequent lines of the sleep function's
+// log since since that speak of an error, a failure or a timeout, with
+// their counts: the gateway answers a failed start or invocation with a
+// bare 502, and this says why. Reading the log is bounded and may fail;
+// that only goes to the log too.
+func logFunctionErrors(ctx context.Context, srv *server.Server, since time.Time, logf func(string, ...any)) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	entries, err := srv.ReadLogs(lctx, "sleep", observe.Query{Since: since, Limit: 100000})
+	if err != nil {
+		logf("reading the function's log: %v", err)
+		return
+	}
+	counts := make(map[string]int)
+	for _, en := range entries {
+		for line := range strings.Lines(en.Message) {
+			l := strings.ToLower(line)
+			if !strings.Contains(l, "error") && !strings.Contains(l, "fail") && !strings.Contains(l, "timeout") && !strings.Contains(l, "timed out") {
+				continue
+			}
+			line = strings.TrimSpace(line)
+			if len(line) > 300 {
+				line = line[:300] + "…"
+			}
+			counts[line]++
+		}
+	}
+	lines := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(lines, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
+	for _, l := range lines[:min(len(lines), 5)] {
+		logf("function log, %d×: %s", counts[l], l)
+	}
+	if len(lines) > 5 {
+		logf("function log: %d more distinct lines of that kind", len(lines)-5)
+	}
 }
 
 // instanceCounts adds up the sleep function's pool figures over its
@@ -996,6 +1438,7 @@ functions:
 type instanceCounts struct {
 	Idle, Busy, Starting                           int
 	ColdStarts, WarmStarts, Throttles, StartErrors uint64
+	Snapshot                                       engine.SnapshotStatus // of the version served
 }
 
 func sleepStats(srv *server.Server) instanceCounts {
@@ -1011,38 +1454,19 @@ func sleepStats(srv *server.Server) instanceCounts {
 		c.WarmStarts += s.WarmStarts
 		c.Throttles += s.Throttles
 		c.StartErrors += s.StartErrors
+		if !s.Retired {
+			c.Snapshot = s.Snapshot
+		}
 	}
 	return c
 }
 
-// functionSnapshotLog returns the lines of the sleep function's log since
-// since that speak of a snapshot: the engine writes one to the log of a
-// cold start that could not take or use one. The function writes none.
-func functionSnapshotLog(ctx context.Context, srv *server.Server, since time.Time) string {
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	entries, err := srv.ReadLogs(lctx, "sleep", observe.Query{Since: since, Limit: 100000})
-	if err != nil {
-		return "reading the function's log: " + err.Error()
-	}
-	var b strings.Builder
-	for _, en := range entries {
-		for _, line := range snapshotLines(en.Message) {
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(line)
-		}
-	}
-	return b.String()
-}
-
 // readStatusField reads a "kB" field, such as VmRSS or VmHWM, from a
-// /proc/PID/status file, in bytes.
+// /proc/PID/status file (or Pss from smaps_rollup), in bytes.
 func readStatusField(path, field string) (int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("resident memory needs Linux's /proc: %w", err)
+		return 0, fmt.Errorf("memory figures need Linux's /proc: %w", err)
 	}
 	for line := range strings.Lines(string(b)) {
 		rest, ok := strings.CutPrefix(line, field+":")
