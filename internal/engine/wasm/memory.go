@@ -7,8 +7,18 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
+// memoryGuard is implemented by a linear memory that must stay mapped
+// while a guest call runs (mappedMemory): a reactor whose memory is one
+// brackets every call into the guest with enter and leave, and does not
+// call when enter reports the memory gone.
+type memoryGuard interface {
+	enter() bool
+	leave()
+}
+
 // copiedMemory is a linear memory that starts as a copy of an image: the
-// fallback when the image cannot be mapped.
+// fallback when the image cannot be mapped. Go's garbage collector keeps
+// it while wazero uses it.
 type copiedMemory struct{ buf []byte }
 
 // copyImage returns a linear memory of at most limit bytes that starts as

@@ -3,6 +3,7 @@ package wasm
 import (
 	"fmt"
 	"os"
+	"sync"
 	"unsafe"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -28,9 +29,20 @@ func memoryFile(mem []byte) (*os.File, error) {
 // copy-on-write: a restored instance shares every page of the image it
 // does not write with every other instance restored from it. The whole
 // maximum is reserved up front, so the memory never moves.
+//
+// wazero frees a module's memory when the module is closed, and a module is
+// closed while its guest may still be running (a timeout, or Close from
+// another goroutine; the guest stops at its next check). Unmapping then
+// would pull the memory from under the guest and crash the process, so the
+// instance brackets every guest call with enter and leave, and the mapping
+// goes when it is both freed and idle.
 type mappedMemory struct {
 	addr unsafe.Pointer
 	buf  []byte // the reservation, len == the maximum
+
+	mu    sync.Mutex
+	calls int  // guest calls running
+	freed bool // wazero is done with it
 }
 
 // mapImage returns a linear memory of at most limit bytes that starts as
@@ -61,9 +73,37 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 	return m.buf[:size]
 }
 
-// Free implements experimental.LinearMemory.
+// Free implements experimental.LinearMemory: it unmaps the memory at once,
+// or after the guest call running now.
 func (m *mappedMemory) Free() {
-	if m.addr != nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.freed = true
+	m.unmapLocked()
+}
+
+// enter reports whether the memory may be used, and if so holds it mapped
+// until leave.
+func (m *mappedMemory) enter() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.freed {
+		return false
+	}
+	m.calls++
+	return true
+}
+
+// leave ends what enter began.
+func (m *mappedMemory) leave() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls--
+	m.unmapLocked()
+}
+
+func (m *mappedMemory) unmapLocked() {
+	if m.freed && m.calls == 0 && m.addr != nil {
 		_ = unix.MunmapPtr(m.addr, uintptr(len(m.buf)))
 		m.addr, m.buf = nil, nil
 	}

@@ -45,6 +45,10 @@ type reactor struct {
 
 	// closed may be set by Close while an invocation runs, which it stops.
 	closed atomic.Bool
+	// guard, when set, must be entered around every guest call: the
+	// memory is a mapping wazero's Close would otherwise pull from under a
+	// guest still running.
+	guard memoryGuard
 
 	stdout, stderr logSink
 	sleeper        sleeper
@@ -103,11 +107,23 @@ func (r *reactor) point(ctx context.Context, log io.Writer) {
 	}
 }
 
+// enter reports whether the instance's memory may be used, and keeps it
+// until leave.
+func (r *reactor) enter() bool { return r.guard == nil || r.guard.enter() }
+
+// leave ends what enter began.
+func (r *reactor) leave() {
+	if r.guard != nil {
+		r.guard.leave()
+	}
+}
+
 // Invoke serves one request. See the type's documentation for the results.
 func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
-	if r.closed.Load() {
+	if r.closed.Load() || !r.enter() {
 		return nil, fmt.Errorf("%s: invoke on a closed instance", r.fn.name)
 	}
+	defer r.leave()
 	ctx, cancel := invocationContext(ctx, req)
 	defer cancel()
 	ctx = r.bind(ctx)

@@ -367,9 +367,10 @@ func (s *snapshots) validate(ctx context.Context, f *function, img *image) error
 	defer r.Close(context.WithoutCancel(ctx))
 	if w := f.spec.SnapshotWarmup; len(w) > 0 {
 		err = warmUp(ctx, f, r, w, io.Discard)
-	} else {
+	} else if r.enter() {
 		stack := [1]uint64{1}
 		err = r.buffer.CallWithStack(r.bind(ctx), stack[:])
+		r.leave()
 	}
 	if err != nil {
 		return fmt.Errorf("snapshot fails validation: %w", err)
@@ -414,8 +415,14 @@ func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer)
 		mg.Set(img.meta.Globals[i])
 	}
 	r.attach(mod)
+	r.guard, _ = alloc.mem.(memoryGuard)
 	r.bufPtr, r.bufCap = img.meta.BufPtr, img.meta.BufCap
-	if _, err := mod.ExportedFunction(exportRestore).Call(ctx); err != nil {
+	if !r.enter() {
+		return nil, fmt.Errorf("%s: %w: instance closed while it was restored", f.name, engine.ErrInit)
+	}
+	_, err = mod.ExportedFunction(exportRestore).Call(ctx)
+	r.leave()
+	if err != nil {
 		_ = mod.Close(ctx)
 		return nil, f.initFailure(exportRestore, err, r.stderr.oom)
 	}
@@ -427,14 +434,14 @@ func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer)
 // be mapped nor read.
 type imageAllocator struct {
 	img *image
+	mem experimental.LinearMemory
 	err error
 }
 
 // Allocate implements experimental.MemoryAllocator.
 func (a *imageAllocator) Allocate(_, limit uint64) experimental.LinearMemory {
-	mem, err := mapImage(a.img.file, uint64(a.img.meta.Size), limit)
-	a.err = err
-	return mem
+	a.mem, a.err = mapImage(a.img.file, uint64(a.img.meta.Size), limit)
+	return a.mem
 }
 
 func (img *image) close() {

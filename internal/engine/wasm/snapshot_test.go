@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -311,5 +312,41 @@ func TestSnapshotOff(t *testing.T) {
 	fn := prepare(t, e, "snap", artifacts.snap, nil)
 	if st := fn.(engine.SnapshotReporter).SnapshotStatus(); st.State != engine.SnapshotOff {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// TestSnapshotStopped: a restored instance stopped by its timeout, or
+// closed from another goroutine while it runs, stops cleanly (its mapped
+// memory stays until the guest has left it), and the function goes on.
+func TestSnapshotStopped(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	_ = restored(t, fn)
+	for range 3 {
+		inst, _ := start(t, fn)
+		if o := invoke(inst, `{"action":"spin"}`, 200*time.Millisecond); !errors.Is(o.err, engine.ErrTimeout) {
+			t.Fatalf("spin: %v", o.err)
+		}
+	}
+	for range 3 {
+		inst, _ := start(t, fn)
+		done := make(chan outcome)
+		go func() { done <- invoke(inst, `{"action":"spin"}`, time.Minute) }()
+		time.Sleep(50 * time.Millisecond)
+		if err := inst.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if o := <-done; o.err == nil {
+			t.Fatal("an instance closed while it ran answered")
+		}
+		if o := invoke(inst, `{"action":"echo"}`, time.Minute); o.err == nil {
+			t.Fatal("a closed instance answered")
+		}
+	}
+	inst, _ := start(t, fn)
+	var r snapResult
+	ok(t, inst, `{"action":"echo"}`, &r)
+	if r.Restored != 1 {
+		t.Errorf("not restored: %+v", r)
 	}
 }

@@ -57,6 +57,12 @@ func handle(_ context.Context, e event) (result, error) {
 	r := result{Table: table["key-19999"], Restored: restored}
 	switch e.Action {
 	case "echo":
+	case "spin":
+		// Runs until the host stops it, writing to the heap as it goes.
+		buf := make([]byte, 1<<20)
+		for i := 0; ; i++ {
+			buf[i%len(buf)]++
+		}
 	case "count":
 		calls++
 		r.Calls, r.Instance = calls, gureum.InstanceID()
