@@ -9,9 +9,11 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/wasm/interrupt"
 )
 
 // command is an instance of a WASI command module. Each invocation runs the
@@ -40,8 +42,13 @@ func newCommand(f *function) *command {
 		WithStdin(&c.stdin).
 		WithStdout(&c.stdout).
 		WithStderr(&c.stderr).
-		WithNanosleep(c.sleeper.sleep).
-		WithStartFunctions(exportCommand)
+		WithNanosleep(c.sleeper.sleep)
+	if !f.rt.interruptible {
+		c.config = c.config.WithStartFunctions(exportCommand)
+	} else {
+		// _start is called once the interrupt flag can be armed.
+		c.config = c.config.WithStartFunctions()
+	}
 	return c
 }
 
@@ -67,6 +74,9 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	}()
 
 	mod, err := c.fn.rt.InstantiateModule(ctx, c.fn.mod.compiled, c.config)
+	if err == nil && c.fn.rt.interruptible {
+		err = c.start(ctx, mod)
+	}
 	if mod != nil {
 		_ = mod.Close(context.WithoutCancel(ctx))
 	}
@@ -97,6 +107,29 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 }
 
 // Close marks the instance closed; between invocations it holds no module.
+// start runs the program of an interruptible module, stopped by its flag
+// when ctx is done. Exiting with code 0 is success, as it is when
+// instantiation runs the program.
+func (c *command) start(ctx context.Context, mod api.Module) error {
+	flag, err := interrupt.NewFlag(mod)
+	if err != nil {
+		return err
+	}
+	stop := flag.AfterDone(ctx)
+	_, err = mod.ExportedFunction(exportCommand).Call(ctx)
+	stop()
+	var exit *sys.ExitError
+	switch {
+	case err == nil, errors.As(err, &exit) && exit.ExitCode() == 0:
+		return nil
+	case flag.IsSet() && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+	case flag.IsSet():
+		return sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
+	return err
+}
+
 func (c *command) Close(context.Context) error {
 	c.closed.Store(true)
 	return nil

@@ -5,8 +5,17 @@
 // (wazero's compilation cache) and in memory per artifact hash, shared by
 // every Prepare of that artifact. wazero caps linear memory per Runtime, so
 // the Engine keeps one Runtime per distinct memory size, all sharing one
-// compilation cache. Every Runtime closes a module when its context is done,
-// which is how a timeout stops a guest, even one in an endless loop.
+// compilation cache.
+//
+// A timeout stops a guest wherever it is, even in a loop that never calls
+// the host. Modules are instrumented at compilation (the interrupt
+// package): every loop checks a flag the host sets when the invocation's
+// context is done, and reaches a Go safe point every few thousand
+// iterations, so the garbage collector never waits on a spinning guest. A
+// module the instrumentation cannot handle runs in a Runtime that closes
+// it when its context is done instead (WithCloseOnContextDone), which
+// leaves compiled code at every loop iteration and runs guests several
+// times slower.
 //
 // Two kinds of module run: reactors built with the Go SDK (sdk/go), which
 // are instantiated once and called per invocation through the ABI in
@@ -39,6 +48,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/wasm/interrupt"
 	"github.com/gureum/gureum/internal/engine/wasm/snapshot"
 )
 
@@ -81,7 +91,7 @@ type Engine struct {
 	cache wazero.CompilationCache
 
 	mu       sync.Mutex
-	runtimes map[uint32]*memRuntime // by memory limit in pages
+	runtimes map[runtimeKey]*memRuntime
 	modules  map[moduleKey]*module
 	closed   bool
 }
@@ -91,6 +101,16 @@ type Engine struct {
 type memRuntime struct {
 	wazero.Runtime
 	memMiB int
+	// interruptible runtimes run modules instrumented by the interrupt
+	// package, stopped by their flag; the others close a module when its
+	// context is done (wazero's WithCloseOnContextDone), which makes every
+	// loop iteration leave compiled code.
+	interruptible bool
+}
+
+type runtimeKey struct {
+	pages         uint32 // memory limit
+	interruptible bool
 }
 
 type moduleKey struct {
@@ -104,6 +124,7 @@ type moduleKey struct {
 type module struct {
 	key      moduleKey
 	ready    chan struct{} // closed once compiled and kind are set
+	rt       *memRuntime   // the runtime it is compiled in
 	compiled wazero.CompiledModule
 	kind     kind
 	err      error
@@ -139,7 +160,7 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg:      cfg,
 		cache:    cache,
-		runtimes: make(map[uint32]*memRuntime),
+		runtimes: make(map[runtimeKey]*memRuntime),
 		modules:  make(map[moduleKey]*module),
 	}, nil
 }
@@ -171,25 +192,20 @@ func (e *Engine) Prepare(ctx context.Context, spec engine.Spec) (engine.Function
 	}
 
 	key := moduleKey{pages: uint32(memMiB) * pagesPerMiB, hash: hash, snapshot: spec.Snapshot}
-	m, rt, err := e.acquire(ctx, spec, key, bin)
+	m, err := e.acquire(ctx, spec, key, bin)
 	if err != nil {
 		return nil, err
 	}
-	return newFunction(e, rt, m, spec, memMiB), nil
+	return newFunction(e, m, spec, memMiB), nil
 }
 
 // acquire returns the module for key, compiling it if no other Prepare has.
 // The caller holds a reference until it calls release.
-func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, bin []byte) (*module, *memRuntime, error) {
+func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, bin []byte) (*module, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, nil, fmt.Errorf("prepare %s: wasm engine closed", spec.Function)
-	}
-	rt, err := e.runtimeLocked(ctx, key.pages)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, nil, fmt.Errorf("prepare %s: %w", spec.Function, err)
+		return nil, fmt.Errorf("prepare %s: wasm engine closed", spec.Function)
 	}
 	m, found := e.modules[key]
 	if !found {
@@ -202,7 +218,7 @@ func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, b
 	if !found {
 		// The compilation is shared by every waiter, so one caller's
 		// cancellation does not fail it for the others.
-		m.compile(context.WithoutCancel(ctx), rt, spec, bin)
+		m.compile(context.WithoutCancel(ctx), e, spec, bin)
 		if m.err != nil {
 			e.mu.Lock()
 			delete(e.modules, key)
@@ -215,12 +231,12 @@ func (e *Engine) acquire(ctx context.Context, spec engine.Spec, key moduleKey, b
 	case <-m.ready:
 	case <-ctx.Done():
 		e.release(m)
-		return nil, nil, fmt.Errorf("prepare %s: %w", spec.Function, ctx.Err())
+		return nil, fmt.Errorf("prepare %s: %w", spec.Function, ctx.Err())
 	}
 	if m.err != nil {
-		return nil, nil, m.err
+		return nil, m.err
 	}
-	return m, rt, nil
+	return m, nil
 }
 
 // release drops a reference to m and closes its compiled code after the last.
@@ -238,17 +254,22 @@ func (e *Engine) release(m *module) {
 	}
 }
 
-// runtimeLocked returns the runtime for a memory limit, creating it on first
-// use. e.mu must be held.
-func (e *Engine) runtimeLocked(ctx context.Context, pages uint32) (*memRuntime, error) {
-	if rt := e.runtimes[pages]; rt != nil {
+// runtime returns the runtime for a memory limit and a way of stopping
+// guests, creating it on first use.
+func (e *Engine) runtime(ctx context.Context, key runtimeKey) (*memRuntime, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("wasm engine closed")
+	}
+	if rt := e.runtimes[key]; rt != nil {
 		return rt, nil
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true)
-	rt := &memRuntime{Runtime: wazero.NewRuntimeWithConfig(ctx, cfg), memMiB: int(pages / pagesPerMiB)}
+		WithMemoryLimitPages(key.pages).
+		WithCloseOnContextDone(!key.interruptible)
+	rt := &memRuntime{Runtime: wazero.NewRuntimeWithConfig(ctx, cfg), memMiB: int(key.pages / pagesPerMiB), interruptible: key.interruptible}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -257,7 +278,7 @@ func (e *Engine) runtimeLocked(ctx context.Context, pages uint32) (*memRuntime, 
 		_ = rt.Close(ctx)
 		return nil, err
 	}
-	e.runtimes[pages] = rt
+	e.runtimes[key] = rt
 	return rt, nil
 }
 
@@ -298,11 +319,18 @@ func readArtifact(spec engine.Spec) ([]byte, error) {
 	return bin, nil
 }
 
-// compile reads, verifies and compiles an artifact and finds its kind. A
-// module whose key asks for snapshots is prepared for them first, when it
-// is a reactor that can take them; any other is compiled as it is, with the
-// reason in prepErr.
-func (m *module) compile(ctx context.Context, rt *memRuntime, spec engine.Spec, bin []byte) {
+// compile reads, verifies and compiles an artifact and finds its kind.
+//
+// Every module is first instrumented so that its host can stop it with a
+// flag (the interrupt package), and runs in an interruptible runtime; a
+// module the instrumentation does not handle runs as it is in a runtime
+// that closes modules when their context is done. A module whose key asks
+// for snapshots is then prepared for them, when it is a reactor that can
+// take them; any other is compiled without, with the reason in prepErr.
+func (m *module) compile(ctx context.Context, e *Engine, spec engine.Spec, bin []byte) {
+	fail := func(format string, args ...any) {
+		m.err = fmt.Errorf("prepare %s: %w: "+format, append([]any{spec.Function, engine.ErrInvalidArtifact}, args...)...)
+	}
 	if bin == nil {
 		var err error
 		if bin, err = readArtifact(spec); err != nil {
@@ -311,33 +339,47 @@ func (m *module) compile(ctx context.Context, rt *memRuntime, spec engine.Spec, 
 		}
 		sum := sha256.Sum256(bin)
 		if got := hex.EncodeToString(sum[:]); got != m.key.hash {
-			m.err = fmt.Errorf("prepare %s: %w: %s has sha256 %s, expected %s",
-				spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, got, m.key.hash)
+			fail("%s has sha256 %s, expected %s", spec.ArtifactPath, got, m.key.hash)
 			return
 		}
 	}
-	code := bin
+	code, interruptible := bin, true
+	switch inst, err := interrupt.Instrument(bin); {
+	case err == nil:
+		code = inst
+	case errors.Is(err, interrupt.ErrUnsupported):
+		interruptible = false
+	default:
+		// Checked before wazero decodes it: a few bytes can make wazero's
+		// decoder allocate without bound.
+		fail("%s is not a WebAssembly module: %v", spec.ArtifactPath, err)
+		return
+	}
 	if m.key.snapshot {
-		p, err := prepareSnapshots(bin)
+		p, err := prepareSnapshots(code)
 		if err != nil {
 			m.prepErr = err
 		} else {
 			code, m.data, m.globals = p.Module, p.Data, p.Globals
 		}
 	}
+	rt, err := e.runtime(ctx, runtimeKey{pages: m.key.pages, interruptible: interruptible})
+	if err != nil {
+		m.err = fmt.Errorf("prepare %s: %w", spec.Function, err)
+		return
+	}
 	cm, err := rt.CompileModule(ctx, code)
 	if err != nil {
-		m.err = fmt.Errorf("prepare %s: %w: %s is not a WebAssembly module wazero can run within %d MiB: %v",
-			spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, rt.memMiB, err)
+		fail("%s is not a WebAssembly module wazero can run within %d MiB: %v", spec.ArtifactPath, rt.memMiB, err)
 		return
 	}
 	k, err := classify(rt, cm)
 	if err != nil {
 		_ = cm.Close(ctx)
-		m.err = fmt.Errorf("prepare %s: %w: %s %v", spec.Function, engine.ErrInvalidArtifact, spec.ArtifactPath, err)
+		fail("%s %v", spec.ArtifactPath, err)
 		return
 	}
-	m.compiled, m.kind = cm, k
+	m.rt, m.compiled, m.kind = rt, cm, k
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -92,7 +92,7 @@ func classify(rt wazero.Runtime, cm wazero.CompiledModule) (kind, error) {
 // function is a prepared function version.
 type function struct {
 	e       *Engine
-	rt      *memRuntime
+	rt      *memRuntime // mod.rt
 	mod     *module
 	name    string
 	memMiB  int
@@ -103,7 +103,7 @@ type function struct {
 	closed  atomic.Bool
 }
 
-func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB int) *function {
+func newFunction(e *Engine, m *module, spec engine.Spec, memMiB int) *function {
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // instances are anonymous, so any number can coexist
 		WithArgs(spec.Function).
@@ -126,7 +126,7 @@ func newFunction(e *Engine, rt *memRuntime, m *module, spec engine.Spec, memMiB 
 	}
 	f := &function{
 		e:       e,
-		rt:      rt,
+		rt:      m.rt,
 		mod:     m,
 		name:    spec.Function,
 		memMiB:  memMiB,

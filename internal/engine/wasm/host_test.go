@@ -208,9 +208,7 @@ type probe struct {
 func newProbe(t testing.TB, e *Engine) *probe {
 	t.Helper()
 	ctx := context.Background()
-	e.mu.Lock()
-	rt, err := e.runtimeLocked(ctx, 16)
-	e.mu.Unlock()
+	rt, err := e.runtime(ctx, runtimeKey{pages: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/wasm/interrupt"
 )
 
 // Statuses gureum_handle returns (ABI.md).
@@ -49,6 +52,8 @@ type reactor struct {
 	// memory is a mapping wazero's Close would otherwise pull from under a
 	// guest still running.
 	guard memoryGuard
+	// flag stops the guest of an interruptible module (nil otherwise).
+	flag *interrupt.Flag
 
 	stdout, stderr logSink
 	sleeper        sleeper
@@ -73,6 +78,10 @@ func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log i
 		return nil, f.initFailure("instantiation", err, r.stderr.oom)
 	}
 	r.attach(mod)
+	if r.fn.rt.interruptible && r.flag == nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: the instrumented module has no interrupt flag", f.name, engine.ErrInit)
+	}
 	// A module prepared for snapshots leaves its data segments to the host.
 	for _, d := range f.mod.data {
 		if !r.mem.Write(d.Offset, d.Bytes) {
@@ -80,10 +89,12 @@ func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log i
 			return nil, fmt.Errorf("%s: %w: data segment at %#x is outside memory", f.name, engine.ErrInit, d.Offset)
 		}
 	}
+	stop := r.watch(ctx)
+	defer stop()
 	for _, name := range []string{exportInitialize, exportStart} {
 		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
 			_ = mod.Close(ctx)
-			return nil, f.initFailure(name, err, r.stderr.oom)
+			return nil, f.initFailure(name, r.stopped(ctx, err), r.stderr.oom)
 		}
 	}
 	return r, nil
@@ -92,6 +103,9 @@ func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log i
 // attach makes mod the reactor's module.
 func (r *reactor) attach(mod api.Module) {
 	r.mod = mod
+	if r.fn.rt.interruptible {
+		r.flag, _ = interrupt.NewFlag(mod) // checked: watch fails without it
+	}
 	r.mem = mod.Memory()
 	r.handle = mod.ExportedFunction(exportHandle)
 	r.buffer = mod.ExportedFunction(exportBuffer)
@@ -105,6 +119,29 @@ func (r *reactor) point(ctx context.Context, log io.Writer) {
 	if ctx != nil {
 		r.sleeper.done = ctx.Done()
 	}
+}
+
+// watch arranges for the guest to be stopped when ctx is done, until the
+// returned function is called. Runtimes that are not interruptible close
+// the module themselves.
+func (r *reactor) watch(ctx context.Context) (stop func() bool) {
+	if r.flag == nil {
+		return func() bool { return true }
+	}
+	return r.flag.AfterDone(ctx)
+}
+
+// stopped is err, a call's failure, as the error wazero reports when it
+// closes a module whose context is done: when the flag stopped the guest,
+// the cause is the context's.
+func (r *reactor) stopped(ctx context.Context, err error) error {
+	if r.flag == nil || !r.flag.IsSet() {
+		return err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+	}
+	return sys.NewExitError(sys.ExitCodeContextCanceled) // canceled, or closed by Close
 }
 
 // enter reports whether the instance's memory may be used, and keeps it
@@ -127,6 +164,7 @@ func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	ctx, cancel := invocationContext(ctx, req)
 	defer cancel()
 	ctx = r.bind(ctx)
+	defer r.watch(ctx)()
 	r.reset()
 	r.serve(req.Host)
 	defer r.done()
@@ -140,7 +178,7 @@ func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	r.stack[0] = uint64(metaLen)
 	r.stack[1] = uint64(len(req.Payload))
 	if err := r.handle.CallWithStack(ctx, r.stack[:]); err != nil {
-		return nil, r.fail(ctx, r.fn.failure(err, r.stderr.oom))
+		return nil, r.fail(ctx, r.fn.failure(r.stopped(ctx, err), r.stderr.oom))
 	}
 
 	status := api.DecodeU32(r.stack[0])
@@ -186,7 +224,7 @@ func (r *reactor) writeRequest(ctx context.Context, req *engine.Request) (uint32
 	if uint32(total) > r.bufCap {
 		r.stack[0] = total
 		if err := r.buffer.CallWithStack(ctx, r.stack[:]); err != nil {
-			return 0, r.fail(ctx, r.fn.failure(err, r.stderr.oom))
+			return 0, r.fail(ctx, r.fn.failure(r.stopped(ctx, err), r.stderr.oom))
 		}
 		r.bufPtr, r.bufCap = api.DecodeU32(r.stack[0]), uint32(total)
 	}
@@ -208,10 +246,13 @@ func (r *reactor) writeRequest(ctx context.Context, req *engine.Request) (uint32
 	return uint32(metaLen), nil
 }
 
-// Close closes the module. It is idempotent.
+// Close closes the module, stopping a call in progress. It is idempotent.
 func (r *reactor) Close(ctx context.Context) error {
 	if !r.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if r.flag != nil {
+		r.flag.Set()
 	}
 	if err := r.mod.Close(ctx); err != nil {
 		return fmt.Errorf("%s: close instance: %w", r.fn.name, err)

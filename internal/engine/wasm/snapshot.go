@@ -262,10 +262,12 @@ func (s *snapshots) capture(ctx context.Context, f *function, r *reactor, log io
 		}
 	}
 	r.point(ctx, io.Discard)
+	stop := r.watch(ctx)
 	res, err := r.mod.ExportedFunction(exportSnapshot).Call(r.bind(ctx), uint64(r.mem.Size()))
+	stop()
 	r.point(nil, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", exportSnapshot, f.cause(err, r.stderr.oom))
+		return nil, nil, fmt.Errorf("%s: %w", exportSnapshot, f.cause(r.stopped(ctx, err), r.stderr.oom))
 	}
 	if res[0] != 0 {
 		return nil, nil, fmt.Errorf("%s returned %d: the guest cannot give restored instances their own random state", exportSnapshot, res[0])
@@ -369,7 +371,9 @@ func (s *snapshots) validate(ctx context.Context, f *function, img *image) error
 		err = warmUp(ctx, f, r, w, io.Discard)
 	} else if r.enter() {
 		stack := [1]uint64{1}
+		stop := r.watch(ctx)
 		err = r.buffer.CallWithStack(r.bind(ctx), stack[:])
+		stop()
 		r.leave()
 	}
 	if err != nil {
@@ -415,16 +419,22 @@ func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer)
 		mg.Set(img.meta.Globals[i])
 	}
 	r.attach(mod)
+	if f.rt.interruptible && r.flag == nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: the instrumented module has no interrupt flag", f.name, engine.ErrInit)
+	}
 	r.guard, _ = alloc.mem.(memoryGuard)
 	r.bufPtr, r.bufCap = img.meta.BufPtr, img.meta.BufCap
 	if !r.enter() {
 		return nil, fmt.Errorf("%s: %w: instance closed while it was restored", f.name, engine.ErrInit)
 	}
+	stop := r.watch(ctx)
 	_, err = mod.ExportedFunction(exportRestore).Call(ctx)
+	stop()
 	r.leave()
 	if err != nil {
 		_ = mod.Close(ctx)
-		return nil, f.initFailure(exportRestore, err, r.stderr.oom)
+		return nil, f.initFailure(exportRestore, r.stopped(ctx, err), r.stderr.oom)
 	}
 	return r, nil
 }
