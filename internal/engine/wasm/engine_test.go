@@ -413,6 +413,9 @@ func TestInvalidArtifacts(t *testing.T) {
 		{"unknown-import", unknownImportModule, "", "imports gureum.nope"},
 		{"init-only", initOnlyModule, "", "gureum.Start"},
 		{"wrong-hash", emptyModule, strings.Repeat("ab", 32), "expected abab"},
+		// A section count far beyond the section's size, which would make
+		// wazero's decoder allocate about 75 GB.
+		{"huge-count", []byte("\x00asm\x01\x00\x00\x00\x06\x00\x80\xff\xff\xff\x06"), "", "not a WebAssembly module"},
 	} {
 		path := filepath.Join(dir, tc.name+".wasm")
 		if err := os.WriteFile(path, tc.bin, 0o644); err != nil {
