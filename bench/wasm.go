@@ -104,8 +104,7 @@ func newBareWazero(ctx context.Context, cacheDir, path string) (*bareWazero, err
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
-		WithMemoryLimitPages(quickstartMemMiB*pagesPerMiB).
-		WithCloseOnContextDone(true))
+		WithMemoryLimitPages(quickstartMemMiB*pagesPerMiB))
 	b := &bareWazero{rt: rt, cache: cache}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		_ = b.Close(ctx)
