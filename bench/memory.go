@@ -148,27 +148,45 @@ func childGureum(ctx context.Context, o options) (memoryResult, error) {
 	}
 	_ = first.Close(ctx)
 
-	if r.RSSBefore, err = settledRSS(); err != nil {
+	insts, before, after, err := startIdle(ctx, fn, o.instances, settledRSS)
+	if err != nil {
 		return r, err
 	}
-	insts := make([]engine.Instance, 0, o.instances)
-	defer func() {
-		for _, in := range insts {
-			_ = in.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	for range o.instances {
+	defer closeInstances(ctx, insts)
+	r.RSSBefore, r.RSSAfter = before, after
+	runtime.KeepAlive(insts)
+	return r, nil
+}
+
+// startIdle starts n instances of fn and leaves them idle, measuring the
+// process with measure just before the first starts and once all have
+// started. On success the caller owns the instances and closes them with
+// closeInstances; on an error those already started are closed.
+func startIdle[M any](ctx context.Context, fn engine.Function, n int, measure func() (M, error)) (insts []engine.Instance, before, after M, err error) {
+	if before, err = measure(); err != nil {
+		return nil, before, after, err
+	}
+	insts = make([]engine.Instance, 0, n)
+	for range n {
 		in, err := fn.NewInstance(ctx, io.Discard)
 		if err != nil {
-			return r, err
+			closeInstances(ctx, insts)
+			return nil, before, after, err
 		}
 		insts = append(insts, in)
 	}
-	if r.RSSAfter, err = settledRSS(); err != nil {
-		return r, err
+	if after, err = measure(); err != nil {
+		closeInstances(ctx, insts)
+		return nil, before, after, err
 	}
-	runtime.KeepAlive(insts)
-	return r, nil
+	return insts, before, after, nil
+}
+
+// closeInstances closes every instance in insts, even once ctx is done.
+func closeInstances(ctx context.Context, insts []engine.Instance) {
+	for _, in := range insts {
+		_ = in.Close(context.WithoutCancel(ctx))
+	}
 }
 
 func childBare(ctx context.Context, o options) (memoryResult, error) {

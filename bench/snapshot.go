@@ -64,7 +64,8 @@ type builtWasm struct {
 }
 
 // wasmArtifact builds the Go package pkg (relative to the module root) into
-// a wasm reactor once per run, as the quickstart is built.
+// a wasm reactor once per run, logs its size and build time, and returns
+// its path and hash. The quickstart function is built through it too.
 func (e *env) wasmArtifact(ctx context.Context, pkg string) (string, string, error) {
 	if b, ok := e.built[pkg]; ok {
 		return b.path, b.hash, nil
@@ -315,17 +316,6 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 		}
 	}
 
-	ready := func(fn engine.Function) func() (time.Duration, error) {
-		return func() (time.Duration, error) {
-			t := time.Now()
-			inst, err := fn.NewInstance(ctx, io.Discard)
-			d := time.Since(t)
-			if err != nil {
-				return 0, err
-			}
-			return d, inst.Close(ctx)
-		}
-	}
 	first := func(fn engine.Function) func() (time.Duration, error) {
 		return func() (time.Duration, error) {
 			req := snapRequest(f)
@@ -347,7 +337,7 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 	// first response.
 	var ops []namedOp
 	for i, mode := range coldModes {
-		ops = append(ops, namedOp{mode.String() + " NewInstance", ready(fns[i])})
+		ops = append(ops, namedOp{mode.String() + " NewInstance", timeNewInstance(ctx, fns[i])})
 	}
 	for i, mode := range coldModes {
 		ops = append(ops, namedOp{mode.String() + " NewInstance + Invoke", first(fns[i])})
@@ -613,25 +603,12 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 		return r, err
 	}
 
-	if r.Before, err = settledMemory(); err != nil {
+	insts, before, started, err := startIdle(ctx, fn, o.instances, settledMemory)
+	if err != nil {
 		return r, err
 	}
-	insts := make([]engine.Instance, 0, o.instances)
-	defer func() {
-		for _, in := range insts {
-			_ = in.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	for range o.instances {
-		in, err := fn.NewInstance(ctx, io.Discard)
-		if err != nil {
-			return r, err
-		}
-		insts = append(insts, in)
-	}
-	if r.Started, err = settledMemory(); err != nil {
-		return r, err
-	}
+	defer closeInstances(ctx, insts)
+	r.Before, r.Started = before, started
 	for _, in := range insts {
 		resp, err := in.Invoke(ctx, snapRequest(f))
 		if err := checkAnswer(f, resp, err); err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/gureum/gureum/internal/build"
 	"github.com/gureum/gureum/internal/engine"
 	"github.com/gureum/gureum/internal/engine/wasm"
 )
@@ -30,32 +29,28 @@ const (
 // quickstartWasm builds the quickstart function into a wasm reactor once per
 // run and returns its path and hash.
 func (e *env) quickstartWasm(ctx context.Context) (string, string, error) {
-	if e.wasmPath != "" {
-		return e.wasmPath, e.wasmHash, nil
+	if e.wasmPath == "" {
+		path, hash, err := e.wasmArtifact(ctx, quickstartPackage)
+		if err != nil {
+			return "", "", err
+		}
+		e.wasmPath, e.wasmHash = path, hash
 	}
-	out := filepath.Join(e.work, "hello.wasm")
-	t0 := time.Now()
-	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := build.Go(bctx, build.Options{
-		Dir:    filepath.Join(e.root, quickstartPackage),
-		Output: out,
-		Target: build.TargetWasm,
-		Env:    os.Environ(),
-	}); err != nil {
-		return "", "", err
+	return e.wasmPath, e.wasmHash, nil
+}
+
+// timeNewInstance returns a sample that times one fn.NewInstance and then
+// closes the instance, outside the time.
+func timeNewInstance(ctx context.Context, fn engine.Function) func() (time.Duration, error) {
+	return func() (time.Duration, error) {
+		t := time.Now()
+		inst, err := fn.NewInstance(ctx, io.Discard)
+		d := time.Since(t)
+		if err != nil {
+			return 0, err
+		}
+		return d, inst.Close(ctx)
 	}
-	hash, err := build.HashFile(out)
-	if err != nil {
-		return "", "", err
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return "", "", err
-	}
-	e.logf("built %s: %.1f MB in %s", quickstartPackage, float64(fi.Size())/1e6, time.Since(t0).Round(time.Millisecond))
-	e.wasmPath, e.wasmHash = out, hash
-	return out, hash, nil
 }
 
 // prepareGureum prepares the quickstart module in gureum's wasm engine, as a
@@ -200,15 +195,6 @@ func benchCold(ctx context.Context, e *env) ([]row, error) {
 	defer bare.Close(context.WithoutCancel(ctx))
 	e.logf("loaded in a bare wazero runtime in %s", time.Since(t0).Round(time.Millisecond))
 
-	gureumOnce := func() (time.Duration, error) {
-		t := time.Now()
-		inst, err := fn.NewInstance(ctx, io.Discard)
-		d := time.Since(t)
-		if err != nil {
-			return 0, err
-		}
-		return d, inst.Close(ctx)
-	}
 	bareOnce := func() (time.Duration, error) {
 		t := time.Now()
 		mod, err := bare.instantiate(ctx)
@@ -221,7 +207,7 @@ func benchCold(ctx context.Context, e *env) ([]row, error) {
 
 	warm := max(5, e.opts.coldN/20)
 	n := e.opts.coldN
-	g, b, err := alternate(ctx, warm, n, "gureum NewInstance", gureumOnce, "bare wazero instance", bareOnce)
+	g, b, err := alternate(ctx, warm, n, "gureum NewInstance", timeNewInstance(ctx, fn), "bare wazero instance", bareOnce)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package interrupt
 
 import (
 	"fmt"
+
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 )
 
 // Opcodes the rewriter emits or must recognize.
@@ -56,23 +58,23 @@ func checkSequence(budgetIdx, flagIdx uint32, budget int32) []byte {
 	var b []byte
 	// budget--
 	b = append(b, opGlobalGet)
-	b = appendU32(b, budgetIdx)
+	b = wasmbin.AppendU32(b, budgetIdx)
 	b = append(b, opI32Const, 1, opI32Sub, opGlobalSet)
-	b = appendU32(b, budgetIdx)
+	b = wasmbin.AppendU32(b, budgetIdx)
 	// if budget == 0
 	b = append(b, opGlobalGet)
-	b = appendU32(b, budgetIdx)
+	b = wasmbin.AppendU32(b, budgetIdx)
 	b = append(b, opI32Eqz, opIf, blockEmpty)
 	//   budget = N
 	b = append(b, opI32Const)
-	b = appendS32(b, budget)
+	b = wasmbin.AppendS32(b, budget)
 	b = append(b, opGlobalSet)
-	b = appendU32(b, budgetIdx)
+	b = wasmbin.AppendU32(b, budgetIdx)
 	//   drop(memory.grow(0)): leaves compiled code for Go, a safe point.
 	b = append(b, opI32Const, 0, opMemoryGrow, 0x00, opDrop)
 	//   if interrupt { unreachable }
 	b = append(b, opGlobalGet)
-	b = appendU32(b, flagIdx)
+	b = wasmbin.AppendU32(b, flagIdx)
 	b = append(b, opIf, blockEmpty, opUnreachable, opEnd)
 	return append(b, opEnd)
 }
@@ -116,7 +118,7 @@ func rewriteCode(sec []byte, budgetIdx, flagIdx uint32, budget int32) ([]byte, e
 	}
 
 	check := checkSequence(budgetIdx, flagIdx, budget)
-	out := appendU32(make([]byte, 0, len(sec)+len(sec)/4), n)
+	out := wasmbin.AppendU32(make([]byte, 0, len(sec)+len(sec)/4), n)
 	var buf []byte
 	for _, b := range bodies {
 		buf = buf[:0]
@@ -135,7 +137,7 @@ func rewriteCode(sec []byte, budgetIdx, flagIdx uint32, budget int32) ([]byte, e
 		if uint64(len(buf)) > 1<<32-1 {
 			return nil, fmt.Errorf("%w: function body too large", ErrUnsupported)
 		}
-		out = appendU32(out, uint32(len(buf)))
+		out = wasmbin.AppendU32(out, uint32(len(buf)))
 		out = append(out, buf...)
 	}
 	return out, nil

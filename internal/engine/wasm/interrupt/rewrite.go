@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 )
 
 // Section ids, in the order a module must list them (custom sections may
@@ -100,9 +102,9 @@ func instrument(bin []byte, budget int32) ([]byte, error) {
 
 	newGlobals := appendGlobal(nil, budget)
 	newGlobals = appendGlobal(newGlobals, 0)
-	newExport := appendName(nil, FlagExport)
+	newExport := wasmbin.AppendName(nil, FlagExport)
 	newExport = append(newExport, externGlobal)
-	newExport = appendU32(newExport, flagIdx)
+	newExport = wasmbin.AppendU32(newExport, flagIdx)
 
 	out := make([]byte, 0, len(bin)+len(bin)/8+64)
 	out = append(out, header...)
@@ -112,15 +114,15 @@ func instrument(bin []byte, budget int32) ([]byte, error) {
 	needGlobal, needExport := !m.hasGlobalSec, !m.hasExportSec
 	insertMissing := func(before int) {
 		if needMemory && before > sectionRank[secMemory] {
-			out = appendSection(out, secMemory, zeroMemory)
+			out = wasmbin.AppendSection(out, secMemory, zeroMemory)
 			needMemory = false
 		}
 		if needGlobal && before > sectionRank[secGlobal] {
-			out = appendSection(out, secGlobal, append([]byte{2}, newGlobals...))
+			out = wasmbin.AppendSection(out, secGlobal, append([]byte{2}, newGlobals...))
 			needGlobal = false
 		}
 		if needExport && before > sectionRank[secExport] {
-			out = appendSection(out, secExport, append([]byte{1}, newExport...))
+			out = wasmbin.AppendSection(out, secExport, append([]byte{1}, newExport...))
 			needExport = false
 		}
 	}
@@ -133,31 +135,31 @@ func instrument(bin []byte, budget int32) ([]byte, error) {
 			if isDWARF(s.body) {
 				continue
 			}
-			out = appendSection(out, s.id, s.body)
+			out = wasmbin.AppendSection(out, s.id, s.body)
 		case secMemory:
 			if m.memories == 0 {
 				// An empty memory section: give it the zero-page memory.
-				out = appendSection(out, secMemory, zeroMemory)
+				out = wasmbin.AppendSection(out, secMemory, zeroMemory)
 				needMemory = false
 				continue
 			}
-			out = appendSection(out, s.id, s.body)
+			out = wasmbin.AppendSection(out, s.id, s.body)
 		case secGlobal:
 			b, err := appendToVector(s.body, 2, newGlobals)
 			if err != nil {
 				return nil, fmt.Errorf("interrupt: global section: %w", err)
 			}
-			out = appendSection(out, s.id, b)
+			out = wasmbin.AppendSection(out, s.id, b)
 		case secExport:
 			b, err := appendToVector(s.body, 1, newExport)
 			if err != nil {
 				return nil, fmt.Errorf("interrupt: export section: %w", err)
 			}
-			out = appendSection(out, s.id, b)
+			out = wasmbin.AppendSection(out, s.id, b)
 		case secCode:
-			out = appendSection(out, s.id, code)
+			out = wasmbin.AppendSection(out, s.id, code)
 		default:
-			out = appendSection(out, s.id, s.body)
+			out = wasmbin.AppendSection(out, s.id, s.body)
 		}
 	}
 	insertMissing(math.MaxInt)
@@ -332,7 +334,7 @@ func appendToVector(body []byte, n uint32, extra []byte) ([]byte, error) {
 	if count > math.MaxUint32-n {
 		return nil, fmt.Errorf("%w: vector too long", ErrMalformed)
 	}
-	out := appendU32(make([]byte, 0, len(body)+len(extra)+5), count+n)
+	out := wasmbin.AppendU32(make([]byte, 0, len(body)+len(extra)+5), count+n)
 	out = append(out, body[r.off:]...)
 	return append(out, extra...), nil
 }
@@ -340,39 +342,6 @@ func appendToVector(body []byte, n uint32, extra []byte) ([]byte, error) {
 // appendGlobal appends a mutable i32 global initialized to v.
 func appendGlobal(b []byte, v int32) []byte {
 	b = append(b, valI32, mutable, opI32Const)
-	b = appendS32(b, v)
+	b = wasmbin.AppendS32(b, v)
 	return append(b, opEnd)
-}
-
-func appendSection(b []byte, id byte, body []byte) []byte {
-	b = append(b, id)
-	b = appendU32(b, uint32(len(body)))
-	return append(b, body...)
-}
-
-func appendName(b []byte, s string) []byte {
-	b = appendU32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func appendS32(b []byte, v int32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -19,13 +20,13 @@ import (
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-func u32(v uint32) []byte { return appendU32(nil, v) }
+func u32(v uint32) []byte { return wasmbin.AppendU32(nil, v) }
 
-func str(s string) []byte { return appendName(nil, s) }
+func str(s string) []byte { return wasmbin.AppendName(nil, s) }
 
 func vec(items ...[]byte) []byte { return cat(u32(uint32(len(items))), cat(items...)) }
 
-func sec(id byte, content ...[]byte) []byte { return appendSection(nil, id, cat(content...)) }
+func sec(id byte, content ...[]byte) []byte { return wasmbin.AppendSection(nil, id, cat(content...)) }
 
 func wasmModule(sections ...[]byte) []byte { return cat(header, cat(sections...)) }
 
@@ -375,14 +376,14 @@ func TestInstrumentRefuses(t *testing.T) {
 
 func TestLEB(t *testing.T) {
 	for _, v := range []int32{0, 1, -1, 63, 64, -64, -65, 1 << 20, math.MaxInt32, math.MinInt32} {
-		r := reader{b: appendS32(nil, v)}
+		r := reader{b: wasmbin.AppendS32(nil, v)}
 		got, err := r.slebValue(32)
 		if err != nil || got != int64(v) || !r.done() {
 			t.Errorf("s32 %d: got %d, %v", v, got, err)
 		}
 	}
 	for _, v := range []uint32{0, 1, 127, 128, 1 << 21, math.MaxUint32} {
-		r := reader{b: appendU32(nil, v)}
+		r := reader{b: wasmbin.AppendU32(nil, v)}
 		got, err := r.u32()
 		if err != nil || got != v || !r.done() {
 			t.Errorf("u32 %d: got %d, %v", v, got, err)

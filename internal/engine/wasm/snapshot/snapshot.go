@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 )
 
 // FormatVersion changes whenever Prepare's output, or the image format the
@@ -134,7 +136,7 @@ func Prepare(orig []byte) (*Prepared, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = appendSection(out, s.id, body)
+			out = wasmbin.AppendSection(out, s.id, body)
 			sawExports = true
 			continue
 		case secStart:
@@ -154,10 +156,10 @@ func Prepare(orig []byte) (*Prepared, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = appendSection(out, secExport, body)
+			out = wasmbin.AppendSection(out, secExport, body)
 			sawExports = true
 		}
-		out = appendSection(out, s.id, s.body)
+		out = wasmbin.AppendSection(out, s.id, s.body)
 	}
 	if memories != 1 {
 		return nil, fmt.Errorf("%w: %d memories, not one", ErrUnsupported, memories)
@@ -167,7 +169,7 @@ func Prepare(orig []byte) (*Prepared, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = appendSection(out, secExport, body)
+		out = wasmbin.AppendSection(out, secExport, body)
 	}
 	p.Module = out
 	return p, nil
@@ -249,14 +251,14 @@ func addExports(body []byte, globals []Global, funcs *[]string) ([]byte, error) 
 	if uint64(n)+uint64(len(globals)) > math.MaxUint32 {
 		return nil, errors.New("too many exports")
 	}
-	out := appendU32(nil, n+uint32(len(globals)))
-	out = append(out, body[len(appendU32(nil, n)):]...)
+	out := wasmbin.AppendU32(nil, n+uint32(len(globals)))
+	out = append(out, body[len(wasmbin.AppendU32(nil, n)):]...)
 	for _, g := range globals {
 		if names[g.Export] {
 			return nil, fmt.Errorf("%w: it already exports a name %q", ErrUnsupported, g.Export)
 		}
-		out = append(appendName(out, g.Export), 3)
-		out = appendU32(out, uint32(g.Index))
+		out = append(wasmbin.AppendName(out, g.Export), 3)
+		out = wasmbin.AppendU32(out, uint32(g.Index))
 	}
 	return out, nil
 }
@@ -293,38 +295,6 @@ func dataSegments(body []byte) ([]Segment, error) {
 		return nil, fmt.Errorf("malformed data section: %v", r.err)
 	}
 	return out, nil
-}
-
-func appendSection(out []byte, id byte, body []byte) []byte {
-	out = append(out, id)
-	out = appendU32(out, uint32(len(body)))
-	return append(out, body...)
-}
-
-func appendName(out []byte, s string) []byte {
-	return append(appendU32(out, uint32(len(s))), s...)
-}
-
-func appendU32(out []byte, v uint32) []byte {
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(out, b)
-		}
-		out = append(out, b|0x80)
-	}
-}
-
-func appendS64(out []byte, v int64) []byte {
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && b&0x40 == 0) || (v == -1 && b&0x40 != 0) {
-			return append(out, b)
-		}
-		out = append(out, b|0x80)
-	}
 }
 
 // reader decodes the parts of the binary format the rewriter needs. The

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -16,26 +17,26 @@ import (
 // that returns global 0 plus the byte at 16.
 func module(extra ...byte) []byte {
 	b := append([]byte(nil), header...)
-	b = appendSection(b, 1, []byte{1, 0x60, 0, 1, 0x7f}) // type () -> i32
-	b = appendSection(b, 3, []byte{1, 0})                // one function
-	b = appendSection(b, secMemory, []byte{1, 0, 1})     // memory min 1
-	b = appendSection(b, secGlobal, []byte{3,
+	b = wasmbin.AppendSection(b, 1, []byte{1, 0x60, 0, 1, 0x7f}) // type () -> i32
+	b = wasmbin.AppendSection(b, 3, []byte{1, 0})                // one function
+	b = wasmbin.AppendSection(b, secMemory, []byte{1, 0, 1})     // memory min 1
+	b = wasmbin.AppendSection(b, secGlobal, []byte{3,
 		0x7f, 1, 0x41, 0, 0x0b,
 		0x7e, 1, 0x42, 0, 0x0b,
 		0x7f, 0, 0x41, 5, 0x0b})
 	exp := []byte{3}
-	exp = append(appendName(exp, "memory"), 2, 0)
-	exp = append(appendName(exp, "g2"), 3, 2)
-	exp = append(appendName(exp, "f"), 0, 0)
-	b = appendSection(b, secExport, exp)
+	exp = append(wasmbin.AppendName(exp, "memory"), 2, 0)
+	exp = append(wasmbin.AppendName(exp, "g2"), 3, 2)
+	exp = append(wasmbin.AppendName(exp, "f"), 0, 0)
+	b = wasmbin.AppendSection(b, secExport, exp)
 	b = append(b, extra...)
-	b = appendSection(b, secDataCount, []byte{2})
+	b = wasmbin.AppendSection(b, secDataCount, []byte{2})
 	// f: global.get 0; i32.const 16; i32.load8_u; i32.add
 	body := []byte{0, 0x23, 0, 0x41, 16, 0x2d, 0, 0, 0x6a, 0x0b}
-	b = appendSection(b, 10, append([]byte{1, byte(len(body))}, body...))
+	b = wasmbin.AppendSection(b, 10, append([]byte{1, byte(len(body))}, body...))
 	data := []byte{2, 0, 0x41, 16, 0x0b, 3, 'a', 'b', 'c'}
 	data = append(data, 0, 0x41, 0xc0, 0xb8, 0x02, 0x0b, 2, 'z', 'z') // 40000
-	return appendSection(b, secData, data)
+	return wasmbin.AppendSection(b, secData, data)
 }
 
 func TestPrepare(t *testing.T) {
@@ -87,9 +88,9 @@ func TestPrepare(t *testing.T) {
 // A module without an export section gets one, in the right place.
 func TestPrepareAddsExportSection(t *testing.T) {
 	b := append([]byte(nil), header...)
-	b = appendSection(b, secMemory, []byte{1, 0, 1})
-	b = appendSection(b, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
-	b = appendSection(b, secData, []byte{1, 0, 0x41, 0, 0x0b, 1, 'x'})
+	b = wasmbin.AppendSection(b, secMemory, []byte{1, 0, 1})
+	b = wasmbin.AppendSection(b, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
+	b = wasmbin.AppendSection(b, secData, []byte{1, 0, 0x41, 0, 0x0b, 1, 'x'})
 	p, err := Prepare(b)
 	if err != nil {
 		t.Fatal(err)
@@ -107,24 +108,24 @@ func TestPrepareAddsExportSection(t *testing.T) {
 }
 
 func TestPrepareRefuses(t *testing.T) {
-	start := appendSection(nil, secStart, []byte{0})
+	start := wasmbin.AppendSection(nil, secStart, []byte{0})
 	if _, err := Prepare(module(start...)); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("start function: %v", err)
 	}
 	passive := append([]byte(nil), header...)
-	passive = appendSection(passive, secMemory, []byte{1, 0, 1})
-	passive = appendSection(passive, secData, []byte{1, 1, 1, 'x'})
+	passive = wasmbin.AppendSection(passive, secMemory, []byte{1, 0, 1})
+	passive = wasmbin.AppendSection(passive, secData, []byte{1, 1, 1, 'x'})
 	if _, err := Prepare(passive); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("passive segment: %v", err)
 	}
-	noMemory := appendSection(append([]byte(nil), header...), 1, []byte{0})
+	noMemory := wasmbin.AppendSection(append([]byte(nil), header...), 1, []byte{0})
 	if _, err := Prepare(noMemory); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("no memory: %v", err)
 	}
 	clash := append([]byte(nil), header...)
-	clash = appendSection(clash, secMemory, []byte{1, 0, 1})
-	clash = appendSection(clash, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
-	clash = appendSection(clash, secExport, append(appendName([]byte{1}, "gureum_global_0"), 2, 0))
+	clash = wasmbin.AppendSection(clash, secMemory, []byte{1, 0, 1})
+	clash = wasmbin.AppendSection(clash, secGlobal, []byte{1, 0x7f, 1, 0x41, 7, 0x0b})
+	clash = wasmbin.AppendSection(clash, secExport, append(wasmbin.AppendName([]byte{1}, "gureum_global_0"), 2, 0))
 	if _, err := Prepare(clash); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("export name clash: %v", err)
 	}
@@ -135,7 +136,7 @@ func TestPrepareRefuses(t *testing.T) {
 
 func FuzzPrepare(f *testing.F) {
 	f.Add(module())
-	f.Add(module(appendSection(nil, secStart, []byte{0})...))
+	f.Add(module(wasmbin.AppendSection(nil, secStart, []byte{0})...))
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
