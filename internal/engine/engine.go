@@ -98,6 +98,15 @@ type Function interface {
 	Close(ctx context.Context) error
 }
 
+// Warmer is implemented by a Function that can do ahead of its first cold
+// start what that cold start would otherwise do for the ones after it: a
+// wasm function takes its snapshot. Warm starts no instance that outlives
+// it; output of the work goes to log. It does nothing when there is
+// nothing to do, and an error leaves the Function usable.
+type Warmer interface {
+	Warm(ctx context.Context, log io.Writer) error
+}
+
 // SnapshotReporter is implemented by a Function that may start its
 // instances from a snapshot: it says where that stands.
 type SnapshotReporter interface {

@@ -78,6 +78,7 @@ type Invoker struct {
 
 type preparedFn struct {
 	once sync.Once
+	done atomic.Bool // once has run: fn and err are set
 	fn   engine.Function
 	err  error
 	key  pool.Key
@@ -177,8 +178,46 @@ func (inv *Invoker) Resolve(ctx context.Context, name, qualifier string) (*regis
 // Prepare makes a version ready to start instances (compiles it once).
 func (inv *Invoker) Prepare(ctx context.Context, v *registry.Version) (engine.Function, pool.Key, pool.Limits, error) {
 	p := inv.preparedFor(v)
-	p.once.Do(func() { p.fn, p.err = inv.prepare(ctx, v) })
+	p.once.Do(func() {
+		p.fn, p.err = inv.prepare(ctx, v)
+		p.done.Store(true)
+	})
 	return p.fn, p.key, p.lim, p.err
+}
+
+// Warm prepares v and does ahead of its first cold start what can be done
+// there (engine.Warmer: a wasm function takes its snapshot), so that the
+// first request after a deploy does not pay for it. Output goes to the
+// function's log under the request id "init".
+func (inv *Invoker) Warm(ctx context.Context, v *registry.Version) error {
+	fn, _, _, err := inv.Prepare(ctx, v)
+	if err != nil {
+		return err
+	}
+	w, ok := fn.(engine.Warmer)
+	if !ok {
+		return nil
+	}
+	log := inv.cfg.Logs.Writer(v.Config.Name, v.VersionString(), "init", false)
+	defer log.Close()
+	return w.Warm(ctx, log)
+}
+
+// SnapshotStatus reports where the snapshot of a prepared version stands,
+// when its runtime says (engine.SnapshotReporter). ok is false for a
+// version not prepared on this node, or still being prepared.
+func (inv *Invoker) SnapshotStatus(key pool.Key) (st engine.SnapshotStatus, ok bool) {
+	inv.mu.Lock()
+	p := inv.prepared[key.Function+"@"+key.Version]
+	inv.mu.Unlock()
+	if p == nil || !p.done.Load() {
+		return st, false
+	}
+	r, isReporter := p.fn.(engine.SnapshotReporter)
+	if !isReporter {
+		return st, false
+	}
+	return r.SnapshotStatus(), true
 }
 
 func (inv *Invoker) preparedFor(v *registry.Version) *preparedFn {

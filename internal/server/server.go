@@ -80,6 +80,12 @@ type Server struct {
 
 	watchCancel context.CancelFunc
 	wg          sync.WaitGroup
+
+	// Versions whose first cold start's work was begun in the background
+	// (warm), and those goroutines.
+	warmMu      sync.Mutex
+	warmed      map[pool.Key]bool
+	warmWG      sync.WaitGroup
 	shutdown    sync.Once
 	shutdownErr error
 }
@@ -323,6 +329,7 @@ func (s *Server) refresh(ctx context.Context) error {
 			s.inv.Unprepare(ctx, key.Function, key.Version)
 		}
 	}
+	s.warm(latest)
 	// Provisioned instances of every served version.
 	for _, v := range latest {
 		if v.Config.Provisioned == 0 {
@@ -338,6 +345,37 @@ func (s *Server) refresh(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// warm does, in the background, what the first cold start of each newly
+// served wasm version would otherwise do on the first request's time:
+// compile its module and take its snapshot (invoke.Invoker.Warm).
+func (s *Server) warm(latest []*registry.Version) {
+	for _, v := range latest {
+		if v.Config.Runtime != registry.RuntimeWasm || !v.Config.Snapshot {
+			continue
+		}
+		key := pool.Key{Function: v.Config.Name, Version: v.VersionString()}
+		s.warmMu.Lock()
+		if s.warmed == nil {
+			s.warmed = make(map[pool.Key]bool)
+		}
+		done := s.warmed[key]
+		s.warmed[key] = true
+		s.warmMu.Unlock()
+		if done {
+			continue
+		}
+		s.warmWG.Add(1)
+		go func() {
+			defer s.warmWG.Done()
+			ctx, cancel := s.untilShutdown(context.Background())
+			defer cancel()
+			if err := s.inv.Warm(ctx, v); err != nil && ctx.Err() == nil {
+				s.log.Warn("take snapshot ahead of the first request", "function", key.Function, "version", key.Version, "err", err)
+			}
+		}()
+	}
 }
 
 // untilShutdown returns ctx, ended also when the node begins to shut down:
@@ -397,6 +435,7 @@ func (s *Server) shutdownOnce(ctx context.Context) error {
 	}
 	errs = append(errs, s.stopStorage(ctx)...)
 	errs = append(errs, s.stopEvents(ctx)...)
+	s.warmWG.Wait() // ended by s.stopping
 	if s.inv != nil {
 		if err := s.inv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

@@ -64,6 +64,11 @@ func (s *Server) info(ctx context.Context, f *registry.Function) (*admin.Functio
 	c := v.Config
 	st, _ := s.pools.StatsOf(pool.Key{Function: f.Name, Version: v.VersionString()})
 	var snap *admin.SnapshotInfo
+	if st.Snapshot.State == "" {
+		// Not served here yet, but maybe prepared (and its snapshot
+		// taken) ahead of the first request.
+		st.Snapshot, _ = s.inv.SnapshotStatus(pool.Key{Function: f.Name, Version: v.VersionString()})
+	}
 	if st.Snapshot.State != "" {
 		snap = &admin.SnapshotInfo{State: st.Snapshot.State, Reason: st.Snapshot.Reason}
 	}

@@ -165,6 +165,21 @@ func (f *function) NewInstance(ctx context.Context, log io.Writer) (engine.Insta
 	return newReactor(ctx, f, f.config, log)
 }
 
+// Warm implements engine.Warmer: a function whose snapshot is still to be
+// taken takes it now, with an instance it then closes.
+func (f *function) Warm(ctx context.Context, log io.Writer) error {
+	if f.snap == nil || !f.snap.toTake() || f.closed.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.e.cfg.InitTimeout)
+	defer cancel()
+	inst, err := f.snap.newInstance(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	return inst.Close(ctx)
+}
+
 // SnapshotStatus implements engine.SnapshotReporter.
 func (f *function) SnapshotStatus() engine.SnapshotStatus {
 	if f.snap == nil {
@@ -234,4 +249,5 @@ func (f *function) cause(err error, oom bool) error {
 var (
 	_ engine.Function         = (*function)(nil)
 	_ engine.SnapshotReporter = (*function)(nil)
+	_ engine.Warmer           = (*function)(nil)
 )

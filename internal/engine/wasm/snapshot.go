@@ -155,6 +155,14 @@ func (s *snapshots) status() engine.SnapshotStatus {
 	return st
 }
 
+// toTake reports whether the snapshot is still to be taken and no cold
+// start is taking it.
+func (s *snapshots) toTake() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st == engine.SnapshotPending && !s.taking && !s.done
+}
+
 // newInstance starts an instance of a snapshot-enabled reactor: from the
 // snapshot when there is one; else the normal way, taking the snapshot from
 // the first instance. A snapshot that cannot be taken or used is reported

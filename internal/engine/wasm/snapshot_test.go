@@ -350,3 +350,31 @@ func TestSnapshotStopped(t *testing.T) {
 		t.Errorf("not restored: %+v", r)
 	}
 }
+
+// TestSnapshotWarm: Warm takes the snapshot ahead of the first cold start,
+// which then restores from it; a second Warm does nothing.
+func TestSnapshotWarm(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	var log strings.Builder
+	if err := fn.(engine.Warmer).Warm(context.Background(), &log); err != nil {
+		t.Fatal(err)
+	}
+	if st := fn.(engine.SnapshotReporter).SnapshotStatus(); st.State != engine.SnapshotReady {
+		t.Fatalf("status after Warm: %+v, log %q", st, log.String())
+	}
+	if err := fn.(engine.Warmer).Warm(context.Background(), &log); err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := start(t, fn)
+	var r snapResult
+	ok(t, inst, `{"action":"echo"}`, &r)
+	if r.Restored != 1 {
+		t.Errorf("the first cold start after Warm was not restored: %+v", r)
+	}
+	// A function without snapshots has nothing to warm.
+	plain := prepare(t, e, "snap", artifacts.snap, nil)
+	if err := plain.(engine.Warmer).Warm(context.Background(), &log); err != nil {
+		t.Fatal(err)
+	}
+}
