@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
@@ -54,6 +55,13 @@ type reactor struct {
 	guard memoryGuard
 	// flag stops the guest of an interruptible module (nil otherwise).
 	flag *interrupt.Flag
+
+	// With a flag, Close does not close the module under a running call
+	// (wazero's Close is not safe while the guest runs): it sets the flag,
+	// and the call closes the module once it has returned.
+	mu         sync.Mutex
+	calls      int  // guest calls running, between enter and leave
+	closeLater bool // Close came during a call
 
 	stdout, stderr logSink
 	sleeper        sleeper
@@ -144,20 +152,40 @@ func (r *reactor) stopped(ctx context.Context, err error) error {
 	return sys.NewExitError(sys.ExitCodeContextCanceled) // canceled, or closed by Close
 }
 
-// enter reports whether the instance's memory may be used, and keeps it
-// until leave.
-func (r *reactor) enter() bool { return r.guard == nil || r.guard.enter() }
+// enter reports whether the instance may be called (it is not closed, and
+// its memory is there), and keeps it so until leave.
+func (r *reactor) enter() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() || r.closeLater {
+		return false
+	}
+	if r.guard != nil && !r.guard.enter() {
+		return false
+	}
+	r.calls++
+	return true
+}
 
-// leave ends what enter began.
+// leave ends what enter began, and closes the module if Close came during
+// the call.
 func (r *reactor) leave() {
+	r.mu.Lock()
+	r.calls--
+	closeNow := r.calls == 0 && r.closeLater
+	r.closeLater = r.closeLater && !closeNow
+	r.mu.Unlock()
 	if r.guard != nil {
 		r.guard.leave()
+	}
+	if closeNow {
+		_ = r.mod.Close(context.Background())
 	}
 }
 
 // Invoke serves one request. See the type's documentation for the results.
 func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Response, error) {
-	if r.closed.Load() || !r.enter() {
+	if !r.enter() {
 		return nil, fmt.Errorf("%s: invoke on a closed instance", r.fn.name)
 	}
 	defer r.leave()
@@ -253,6 +281,13 @@ func (r *reactor) Close(ctx context.Context) error {
 	}
 	if r.flag != nil {
 		r.flag.Set()
+		r.mu.Lock()
+		if r.calls > 0 {
+			r.closeLater = true // the call closes it when it returns
+			r.mu.Unlock()
+			return nil
+		}
+		r.mu.Unlock()
 	}
 	if err := r.mod.Close(ctx); err != nil {
 		return fmt.Errorf("%s: close instance: %w", r.fn.name, err)
