@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/gureum/gureum/internal/engine"
+	"github.com/gureum/gureum/internal/engine/wasm/wasmbin"
 )
 
 // result mirrors testdata/behave's response.
@@ -511,5 +513,47 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := e.Prepare(context.Background(), engine.Spec{Function: "m", MemoryMiB: MaxMemoryMiB + 1, ArtifactPath: artifacts.command.path}); err == nil {
 		t.Error("memory over 4 GiB accepted")
+	}
+}
+
+// TestUninstrumentedModuleStillStops: a module the interrupt
+// instrumentation refuses (here: it already exports the flag's name) runs
+// in a runtime that closes modules when their context is done, and its
+// endless loop is still stopped at the timeout.
+func TestUninstrumentedModuleStillStops(t *testing.T) {
+	t.Parallel()
+	var b []byte
+	b = append(b, 0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00)
+	b = wasmbin.AppendSection(b, 1, []byte{1, 0x60, 0, 0})             // type () -> ()
+	b = wasmbin.AppendSection(b, 3, []byte{1, 0})                      // one function
+	b = wasmbin.AppendSection(b, 5, []byte{1, 0, 1})                   // memory of one page
+	b = wasmbin.AppendSection(b, 6, []byte{1, 0x7f, 1, 0x41, 0, 0x0b}) // a mutable i32
+	exports := wasmbin.AppendName([]byte{2}, "_start")
+	exports = append(exports, 0, 0)
+	exports = wasmbin.AppendName(exports, "gureum_interrupt")
+	exports = append(exports, 3, 0)
+	b = wasmbin.AppendSection(b, 7, exports)
+	body := []byte{0, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b} // loop br 0 end end
+	b = wasmbin.AppendSection(b, 10, append([]byte{1, byte(len(body))}, body...))
+
+	path := filepath.Join(t.TempDir(), "spin.wasm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, Config{})
+	fn, err := e.Prepare(context.Background(), engine.Spec{Function: "spin", ArtifactPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fn.Close(context.Background()) })
+	if fn.(*function).rt.interruptible {
+		t.Fatal("a module the instrumentation refuses runs in an interruptible runtime")
+	}
+	inst, err := fn.NewInstance(context.Background(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := invoke(inst, `{}`, 200*time.Millisecond); !errors.Is(o.err, engine.ErrTimeout) {
+		t.Fatalf("endless loop: %v", o.err)
 	}
 }
