@@ -53,8 +53,9 @@ func (e *env) ensureTarget(ctx context.Context) (*target, error) {
 }
 
 // start starts a node in the data directory named data under the scratch
-// directory, deploys the project in exampleDir with the CLI, waits until GET
-// path answers 200 and starts the bare twin answering the same bytes.
+// directory, deploys the project in exampleDir (relative to the module's
+// root, or absolute) with the CLI, waits until GET path answers 200 and
+// starts the bare twin answering the same bytes.
 func (t *target) start(ctx context.Context, e *env, data, exampleDir, path string, mutate ...func(*config.Config)) error {
 	cfg := config.Default()
 	cfg.S3Listen = "127.0.0.1:0"
@@ -79,12 +80,16 @@ func (t *target) start(ctx context.Context, e *env, data, exampleDir, path strin
 	t.gureumURL = "http://" + srv.Addr() + path
 	e.logf("node listening on %s", srv.Addr())
 
-	// Deploy the quickstart as a user does, with the CLI.
+	// Deploy the project as a user does, with the CLI.
 	t0 := time.Now()
 	var out bytes.Buffer
 	dctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	code := cli.Run(dctx, []string{"deploy", filepath.Join(e.root, exampleDir)}, cli.IO{
+	project := exampleDir
+	if !filepath.IsAbs(project) {
+		project = filepath.Join(e.root, project)
+	}
+	code := cli.Run(dctx, []string{"deploy", project}, cli.IO{
 		Stdin:  strings.NewReader(""),
 		Stdout: &out,
 		Stderr: &out,
@@ -293,13 +298,20 @@ func (e *env) measureLoad(ctx context.Context, name, url string, conns int, d ti
 	return r, nil
 }
 
-// benchRPS measures requests per second at many connections, gureum then
-// the bare server, with the same in-process generator (and wrk when present).
+// benchRPS measures requests per second at many connections through the
+// quickstart's node and its bare twin (row 2).
 func benchRPS(ctx context.Context, e *env) ([]row, error) {
 	t, err := e.ensureTarget(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return rpsRows(ctx, e, t, "2.", "GET /hello")
+}
+
+// rpsRows measures requests per second at many connections, t's node then
+// its bare twin, with the same in-process generator (and wrk when present),
+// and returns rows numbered num that name the request route.
+func rpsRows(ctx context.Context, e *env, t *target, num, route string) ([]row, error) {
 	conns, d := e.opts.conns, e.opts.duration
 	g, err := e.measureLoad(ctx, "gureum", t.gureumURL, conns, d)
 	if err != nil {
@@ -311,7 +323,7 @@ func benchRPS(ctx context.Context, e *env) ([]row, error) {
 	}
 	ratio := g.rps() / b.rps()
 	rows := []row{{
-		Name:     fmt.Sprintf("2. warm GET /hello rps, %d connections, Go client, %s each: gureum vs bare net/http", conns, d),
+		Name:     fmt.Sprintf("%s warm %s rps, %d connections, Go client, %s each: gureum vs bare net/http", num, route, conns, d),
 		Gureum:   fmtRPS(g.rps()),
 		Baseline: fmtRPS(b.rps()),
 		Ratio:    fmtRatio(g.rps(), b.rps()),
@@ -337,7 +349,7 @@ func benchRPS(ctx context.Context, e *env) ([]row, error) {
 	}
 	ratio = wg / wb
 	rows = append(rows, row{
-		Name:     fmt.Sprintf("2. warm GET /hello rps, %d connections, wrk -t2, %s each: gureum vs bare net/http", conns, d),
+		Name:     fmt.Sprintf("%s warm %s rps, %d connections, wrk -t2, %s each: gureum vs bare net/http", num, route, conns, d),
 		Gureum:   fmtRPS(wg),
 		Baseline: fmtRPS(wb),
 		Ratio:    fmtRatio(wg, wb),
@@ -376,13 +388,20 @@ func runWrk(ctx context.Context, e *env, wrk, url string, conns int, d time.Dura
 	return rps, nil
 }
 
-// benchLatency measures sequential requests on one connection each to
-// gureum and the bare server, alternating one request to each.
+// benchLatency measures warm latency at one connection through the
+// quickstart's node and its bare twin (row 3).
 func benchLatency(ctx context.Context, e *env) ([]row, error) {
 	t, err := e.ensureTarget(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return latencyRows(ctx, e, t, "3.", "GET /hello")
+}
+
+// latencyRows measures sequential requests on one connection each to t's
+// node and its bare twin, alternating one request to each, and returns
+// rows numbered num that name the request route.
+func latencyRows(ctx context.Context, e *env, t *target, num, route string) ([]row, error) {
 	gc, bc := newClient(1), newClient(1)
 	defer gc.CloseIdleConnections()
 	defer bc.CloseIdleConnections()
@@ -420,7 +439,7 @@ func benchLatency(ctx context.Context, e *env) ([]row, error) {
 	e.logf("p50 overhead %+.0f µs", float64(diff)/1e3)
 	return []row{
 		{
-			Name:     fmt.Sprintf("3. warm GET /hello latency p50, 1 connection, %d sequential: gureum vs bare net/http", n),
+			Name:     fmt.Sprintf("%s warm %s latency p50, 1 connection, %d sequential: gureum vs bare net/http", num, route, n),
 			Gureum:   fmtDur(gs.p50),
 			Baseline: fmtDur(bs.p50),
 			Ratio:    fmtRatio(gs.p50.Seconds(), bs.p50.Seconds()),
@@ -428,7 +447,7 @@ func benchLatency(ctx context.Context, e *env) ([]row, error) {
 			Met:      yesNo(diff <= 100*time.Microsecond, fmt.Sprintf("%+.0f µs", float64(diff)/1e3)),
 		},
 		{
-			Name:     "3. warm GET /hello latency p99, 1 connection",
+			Name:     fmt.Sprintf("%s warm %s latency p99, 1 connection", num, route),
 			Gureum:   fmtDur(gs.p99),
 			Baseline: fmtDur(bs.p99),
 			Ratio:    fmtRatio(gs.p99.Seconds(), bs.p99.Seconds()),

@@ -2,8 +2,9 @@
 // prints one Markdown table: each figure beside its baseline, their ratio and
 // the target it is held to.
 //
-//	go run ./bench                    # every benchmark, about four minutes
-//	go run ./bench -run rps,latency   # some of them
+//	go run ./bench                                # every benchmark, about four minutes
+//	go run ./bench -run rps,latency               # some of them
+//	go run ./bench -run floor-rps,floor-latency   # the platform floor under rows 2 and 3
 //	go run ./bench -out bench/README.md
 //
 // All load goes to 127.0.0.1, every phase is bounded in count or time, and
@@ -62,7 +63,9 @@ var benchmarks = []struct {
 }{
 	{"cold", "cold start of a Go reactor instance", benchCold},
 	{"rps", "warm requests per second through the gateway", benchRPS},
+	{"floor-rps", "warm requests per second through the gateway to a minimal wasm reactor", benchFloorRPS},
 	{"latency", "warm latency at one connection", benchLatency},
+	{"floor-latency", "warm latency at one connection to a minimal wasm reactor", benchFloorLatency},
 	{"memory", "memory per idle warm instance", benchMemory},
 	{"startup", "node start-up with no functions", benchStartup},
 	{"proc-latency", "warm latency of a process function at one connection", benchProcLatency},
@@ -275,6 +278,7 @@ type env struct {
 	wasmPath string // the quickstart function, built once
 	wasmHash string
 	target   *target // a node serving the quickstart and its bare twin, started once
+	floor    *target // a node serving the minimal reactor and its bare twin, started once
 
 	procPath   string  // the lambda-go function built natively, once
 	procTarget *target // a node serving lambda-go and its bare twin, started once
@@ -287,6 +291,10 @@ func (e *env) close() {
 	if e.target != nil {
 		e.target.stop()
 		e.target = nil
+	}
+	if e.floor != nil {
+		e.floor.stop()
+		e.floor = nil
 	}
 	if e.procTarget != nil {
 		e.procTarget.stop()
