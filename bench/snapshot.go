@@ -155,9 +155,10 @@ func (e *env) snapFunctions(ctx context.Context) ([]snapFunction, error) {
 
 // newSnapEngine returns a wasm engine configured as a node configures its
 // own, with the bench's version, caching compiled code and snapshots in
-// cacheDir.
-func newSnapEngine(cacheDir string) (*wasm.Engine, error) {
-	return wasm.New(wasm.Config{CacheDir: cacheDir, Version: snapVersion})
+// cacheDir. noStandby makes it keep no standby instance, so that every cold
+// start restores on demand.
+func newSnapEngine(cacheDir string, noStandby bool) (*wasm.Engine, error) {
+	return wasm.New(wasm.Config{CacheDir: cacheDir, Version: snapVersion, NoStandby: noStandby})
 }
 
 // startMode is how the instances of a function start.
@@ -167,6 +168,7 @@ const (
 	startNormal       startMode = iota // instantiation and initialization
 	startSnapshot                      // from a snapshot of a freshly initialized instance
 	startWarmSnapshot                  // from a snapshot taken after the function's own small event
+	startOnDemand                      // as startWarmSnapshot, in an engine that keeps no standby instance
 )
 
 func (m startMode) String() string {
@@ -175,6 +177,8 @@ func (m startMode) String() string {
 		return "snapshot"
 	case startWarmSnapshot:
 		return "snapshot with warm-up"
+	case startOnDemand:
+		return "snapshot with warm-up, no standby"
 	}
 	return "normal"
 }
@@ -191,7 +195,7 @@ func prepareSnap(ctx context.Context, eng *wasm.Engine, f snapFunction, mode sta
 		Timeout:      quickstartTimeout,
 		Snapshot:     mode != startNormal,
 	}
-	if mode == startWarmSnapshot {
+	if mode == startWarmSnapshot || mode == startOnDemand {
 		spec.SnapshotWarmup = f.event
 	}
 	fn, err := eng.Prepare(ctx, spec)
@@ -270,9 +274,12 @@ func takeSnapshot(ctx context.Context, fn engine.Function, f snapFunction, mode 
 	return checkStartMode(fn, f.name, mode)
 }
 
-// coldModes are the three ways row 17 starts each function, the normal one
-// first.
-var coldModes = []startMode{startNormal, startSnapshot, startWarmSnapshot}
+// coldModes are the ways row 17 starts each function, the normal one
+// first. The snapshot modes but the last take the standby instance the
+// engine keeps (each timed start waits, untimed, until there is one); the
+// last restores every start on demand, as the cold starts of a burst
+// beyond the standby do.
+var coldModes = []startMode{startNormal, startSnapshot, startWarmSnapshot, startOnDemand}
 
 // benchSnapCold measures cold starts from a snapshot, with and without a
 // warm-up event, against normal ones, for the light and the heavy function,
@@ -282,14 +289,19 @@ func benchSnapCold(ctx context.Context, e *env) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := newSnapEngine(filepath.Join(e.work, "snap-cache"))
+	eng, err := newSnapEngine(filepath.Join(e.work, "snap-cache"), false)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
+	onDemand, err := newSnapEngine(filepath.Join(e.work, "snap-cache-no-standby"), true)
+	if err != nil {
+		return nil, err
+	}
+	defer onDemand.Close(context.WithoutCancel(ctx))
 	var rows []row
 	for _, f := range fns {
-		r, err := snapColdRows(ctx, e, eng, f)
+		r, err := snapColdRows(ctx, e, eng, onDemand, f)
 		if err != nil {
 			return nil, err
 		}
@@ -298,10 +310,14 @@ func benchSnapCold(ctx context.Context, e *env) ([]row, error) {
 	return rows, nil
 }
 
-func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction) ([]row, error) {
+func snapColdRows(ctx context.Context, e *env, eng, onDemand *wasm.Engine, f snapFunction) ([]row, error) {
 	fns := make([]engine.Function, len(coldModes))
 	for i, mode := range coldModes {
-		fn, err := prepareSnap(ctx, eng, f, mode)
+		in := eng
+		if mode == startOnDemand {
+			in = onDemand
+		}
+		fn, err := prepareSnap(ctx, in, f, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -316,9 +332,12 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 		}
 	}
 
-	first := func(fn engine.Function) func() (time.Duration, error) {
+	first := func(fn engine.Function, mode startMode) func() (time.Duration, error) {
 		return func() (time.Duration, error) {
 			req := snapRequest(f)
+			if err := awaitStandby(ctx, fn, mode); err != nil {
+				return 0, err
+			}
 			t := time.Now()
 			inst, err := fn.NewInstance(ctx, io.Discard)
 			if err != nil {
@@ -337,10 +356,16 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 	// first response.
 	var ops []namedOp
 	for i, mode := range coldModes {
-		ops = append(ops, namedOp{mode.String() + " NewInstance", timeNewInstance(ctx, fns[i])})
+		ready := timeNewInstance(ctx, fns[i])
+		ops = append(ops, namedOp{mode.String() + " NewInstance", func() (time.Duration, error) {
+			if err := awaitStandby(ctx, fns[i], mode); err != nil {
+				return 0, err
+			}
+			return ready()
+		}})
 	}
 	for i, mode := range coldModes {
-		ops = append(ops, namedOp{mode.String() + " NewInstance + Invoke", first(fns[i])})
+		ops = append(ops, namedOp{mode.String() + " NewInstance + Invoke", first(fns[i], mode)})
 	}
 	n := e.opts.coldN
 	samples, err := interleave(ctx, max(5, n/20), n, ops)
@@ -396,6 +421,11 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 					s, b = c.s[i].p99, c.s[normal].p99
 				}
 				what := c.short
+				if mode == startOnDemand {
+					what += " (restored on demand)"
+				} else if mode != startNormal {
+					what += " (from standby)"
+				}
 				if pct == "p50" && mode == startSnapshot {
 					what = c.what
 				}
@@ -409,6 +439,26 @@ func snapColdRows(ctx context.Context, e *env, eng *wasm.Engine, f snapFunction)
 		}
 	}
 	return rows, nil
+}
+
+// awaitStandby waits until fn, started as mode says, has a standby
+// instance, if mode is one that takes it: the instance a cold start after a
+// pause takes.
+func awaitStandby(ctx context.Context, fn engine.Function, mode startMode) error {
+	if mode == startNormal || mode == startOnDemand {
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !snapshotStatus(fn).Standby {
+		if time.Now().After(deadline) {
+			return errors.New("no standby instance after 5 s")
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return nil
 }
 
 // namedOp is one timed operation of interleave.
@@ -583,7 +633,8 @@ func childSnapMemory(ctx context.Context, o options, kind string) (snapMemoryRes
 	if f.hash, err = build.HashFile(o.wasm); err != nil {
 		return r, err
 	}
-	eng, err := newSnapEngine(o.cache)
+	// Every idle instance counts; the standby would add one more.
+	eng, err := newSnapEngine(o.cache, true)
 	if err != nil {
 		return r, err
 	}

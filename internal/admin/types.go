@@ -56,6 +56,9 @@ type SnapshotInfo struct {
 	// "failed" (instances start without one; Reason says why).
 	State  string `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// Standby says an instance is instantiated from the snapshot ahead of
+	// the next cold start on that node.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // InstanceStats counts a function's instances on the node that answered.

@@ -49,6 +49,7 @@ invocations finish within the drain timeout, then exits.`,
 	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "join this external NATS JetStream instead of the embedded one, e.g. nats://127.0.0.1:4222")
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "let other nodes reach the embedded NATS server on this address")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "stop idle instances beyond the provisioned ones after this long (scale to zero)")
+	f.BoolVar(&cfg.SnapshotStandby, "snapshot-standby", cfg.SnapshotStandby, "keep one instance per snapshot-enabled wasm function instantiated ahead of its next cold start (env GUREUM_SNAPSHOT_STANDBY)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on shutdown, how long in-flight invocations may take to finish")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region named in ARNs and Signature V4 scopes")
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "verify Signature V4 on the AWS-compatible APIs with this key (env GUREUM_ACCESS_KEY_ID; default: accept any)")

@@ -37,6 +37,10 @@ type Config struct {
 	// IdleTimeout is how long an idle instance beyond the provisioned ones is
 	// kept warm before it is stopped (scale to zero).
 	IdleTimeout time.Duration
+	// SnapshotStandby keeps, for each wasm function restored from a
+	// snapshot, one instance instantiated from it ahead of the next cold
+	// start, which then only runs the restore hook.
+	SnapshotStandby bool
 	// DrainTimeout bounds a graceful shutdown: in-flight invocations get this
 	// long to finish.
 	DrainTimeout time.Duration
@@ -94,6 +98,7 @@ func Default() Config {
 		S3Listen:           "127.0.0.1:9000",
 		DataDir:            ".gureum",
 		IdleTimeout:        10 * time.Minute,
+		SnapshotStandby:    true,
 		DrainTimeout:       30 * time.Second,
 		DefaultConcurrency: 100,
 		MaxBodyBytes:       6 << 20,
@@ -157,6 +162,12 @@ func (c Config) FromEnv(env []string) (Config, error) {
 				errs = append(errs, fmt.Errorf("GUREUM_EVENT_RETRY_BASE: %w", err))
 			}
 			c.EventRetryBase = d
+		case "GUREUM_SNAPSHOT_STANDBY":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("GUREUM_SNAPSHOT_STANDBY: %w", err))
+			}
+			c.SnapshotStandby = b
 		case "GUREUM_LOG_FORMAT":
 			c.LogFormat = v
 		case "GUREUM_LOG_LEVEL":

@@ -117,6 +117,9 @@ type SnapshotReporter interface {
 type SnapshotStatus struct {
 	State  string // one of the Snapshot* states
 	Reason string // why, when State is SnapshotFailed
+	// Standby says an instance is instantiated from the snapshot ahead of
+	// the next cold start, which then only runs the restore hook.
+	Standby bool
 }
 
 // States of a function's snapshot.

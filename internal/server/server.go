@@ -151,7 +151,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.logs, err = observe.OpenLogs(ctx, s.bus.Conn(), s.bus.JetStream(), observe.LogsConfig{Retention: s.cfg.LogRetention}); err != nil {
 		return err
 	}
-	wasmEng, err := wasm.New(wasm.Config{CacheDir: s.cfg.Path("cache", "wasm"), Version: version.Version})
+	wasmEng, err := wasm.New(wasm.Config{CacheDir: s.cfg.Path("cache", "wasm"), Version: version.Version, NoStandby: !s.cfg.SnapshotStandby})
 	if err != nil {
 		return fmt.Errorf("start wasm runtime: %w", err)
 	}

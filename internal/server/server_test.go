@@ -415,8 +415,14 @@ func TestSnapshotWarmupAndStatusThroughTheNode(t *testing.T) {
 				states[f.Name] = *f.Snapshot
 			}
 		}
-		return states["plain"].State == "ready" && states["warmed"].State == "ready" && states["broken"].State == "failed"
+		// Each ready snapshot keeps a standby instance for the first
+		// cold start.
+		return states["plain"].State == "ready" && states["warmed"].State == "ready" && states["broken"].State == "failed" &&
+			states["plain"].Standby && states["warmed"].Standby
 	})
+	if states["broken"].Standby {
+		t.Error("a failed snapshot reports a standby instance")
+	}
 	if !strings.Contains(states["broken"].Reason, "failed on purpose: in warm-up") {
 		t.Errorf("broken: reason %q", states["broken"].Reason)
 	}

@@ -70,7 +70,7 @@ func (s *Server) info(ctx context.Context, f *registry.Function) (*admin.Functio
 		st.Snapshot, _ = s.inv.SnapshotStatus(pool.Key{Function: f.Name, Version: v.VersionString()})
 	}
 	if st.Snapshot.State != "" {
-		snap = &admin.SnapshotInfo{State: st.Snapshot.State, Reason: st.Snapshot.Reason}
+		snap = &admin.SnapshotInfo{State: st.Snapshot.State, Reason: st.Snapshot.Reason, Standby: st.Snapshot.Standby}
 	}
 	return &admin.FunctionInfo{
 		Name:        f.Name,

@@ -72,6 +72,10 @@ type Config struct {
 	// (package initializers and main) in NewInstance, on top of the
 	// caller's context. Zero means DefaultInitTimeout.
 	InitTimeout time.Duration
+	// NoStandby keeps no standby instance. By default each function that
+	// restores from a snapshot keeps one instance instantiated from it
+	// ahead of need, so that a cold start only runs the restore hook.
+	NoStandby bool
 	// Version is gureum's version. It is part of every snapshot's cache
 	// key, so that a snapshot taken by another version is never used.
 	Version string

@@ -3,6 +3,7 @@ package wasm
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -14,6 +15,77 @@ import (
 type memoryGuard interface {
 	enter() bool
 	leave()
+}
+
+// pageToucher is implemented by a linear memory mapped from an image
+// (mappedMemory on Linux): it can say which of its pages the instance has
+// written, and write pages ahead of use, so that the copy-on-write faults a
+// restored instance's first invocation would take are taken before it.
+type pageToucher interface {
+	// written returns the pages among the first n bytes that no longer
+	// are the image's: copied on write, or written past its end.
+	written(n uint64) []pageRun
+	// populate makes the pages of runs the instance's own, as writing them
+	// would, without changing their contents. It is a hint: it may do
+	// nothing.
+	populate(runs []pageRun)
+}
+
+// pageRun is a run of count host pages from page first of a linear memory.
+type pageRun struct{ first, count uint32 }
+
+// hotPages are the pages of an image that restored instances write early:
+// in their restore hook and first invocations. Instances made ahead of
+// need (standby) write them before they are taken.
+type hotPages struct {
+	mu      sync.Mutex
+	pages   []bool // by host page
+	invoked bool   // an invocation's pages are in
+}
+
+// add records runs.
+func (h *hotPages) add(runs []pageRun) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range runs {
+		end := int(r.first + r.count)
+		if end > len(h.pages) {
+			h.pages = append(h.pages, make([]bool, end-len(h.pages))...)
+		}
+		for i := int(r.first); i < end; i++ {
+			h.pages[i] = true
+		}
+	}
+}
+
+// learnInvocation reports whether the pages of an invocation are still to
+// be recorded, and if so claims that for the caller.
+func (h *hotPages) learnInvocation() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.invoked {
+		return false
+	}
+	h.invoked = true
+	return true
+}
+
+// runs returns the hot pages as runs.
+func (h *hotPages) runs() []pageRun {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []pageRun
+	for i, hot := range h.pages {
+		if !hot {
+			continue
+		}
+		if k := len(out); k > 0 && int(out[k-1].first+out[k-1].count) == i {
+			out[k-1].count++
+		} else {
+			out = append(out, pageRun{first: uint32(i), count: 1})
+		}
+	}
+	return out
 }
 
 // copiedMemory is a linear memory that starts as a copy of an image: the

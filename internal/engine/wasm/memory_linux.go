@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"sync"
@@ -100,6 +101,64 @@ func (m *mappedMemory) leave() {
 	defer m.mu.Unlock()
 	m.calls--
 	m.unmapLocked()
+}
+
+// written implements pageToucher: it reads the kernel's page map of the
+// memory, where a page still shared with the image is a file page and one
+// the instance wrote is anonymous.
+func (m *mappedMemory) written(n uint64) []pageRun {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.addr == nil {
+		return nil
+	}
+	ps := uint64(os.Getpagesize())
+	pages := min(n, uint64(len(m.buf))) / ps
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	entries := make([]byte, pages*8)
+	if _, err := f.ReadAt(entries, int64(uint64(uintptr(m.addr))/ps*8)); err != nil {
+		return nil
+	}
+	const (
+		present = 1 << 63
+		file    = 1 << 61 // a file page or shared anonymous memory
+	)
+	var runs []pageRun
+	for i := range pages {
+		e := binary.LittleEndian.Uint64(entries[i*8:])
+		if e&present == 0 || e&file != 0 {
+			continue
+		}
+		if k := len(runs); k > 0 && uint64(runs[k-1].first+runs[k-1].count) == i {
+			runs[k-1].count++
+		} else {
+			runs = append(runs, pageRun{first: uint32(i), count: 1})
+		}
+	}
+	return runs
+}
+
+// populate implements pageToucher with madvise(MADV_POPULATE_WRITE), which
+// breaks copy-on-write sharing of the pages as writes would, in one call
+// per run. Kernels before 5.14 do not know it; the pages are then left to
+// fault as they are written.
+func (m *mappedMemory) populate(runs []pageRun) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ps := os.Getpagesize()
+	for _, r := range runs {
+		off, n := int(r.first)*ps, int(r.count)*ps
+		if m.addr == nil || off+n > len(m.buf) {
+			return
+		}
+		if err := unix.Madvise(m.buf[off:off+n], unix.MADV_POPULATE_WRITE); err != nil {
+			return
+		}
+	}
 }
 
 func (m *mappedMemory) unmapLocked() {

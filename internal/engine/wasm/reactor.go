@@ -46,6 +46,12 @@ type reactor struct {
 
 	// The guest's request buffer, as gureum_buffer last returned it.
 	bufPtr, bufCap uint32
+	// clock is the monotonic clock of an instance restored from a
+	// snapshot (nil otherwise).
+	clock *monoClock
+	// img is the image of an instance restored from a snapshot (nil
+	// otherwise).
+	img *image
 
 	// closed may be set by Close while an invocation runs, which it stops.
 	closed atomic.Bool
@@ -207,6 +213,12 @@ func (r *reactor) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	r.stack[1] = uint64(len(req.Payload))
 	if err := r.handle.CallWithStack(ctx, r.stack[:]); err != nil {
 		return nil, r.fail(ctx, r.fn.failure(r.stopped(ctx, err), r.stderr.oom))
+	}
+	if r.img != nil && r.img.hot.learnInvocation() {
+		// The first invocation of an instance restored from this image
+		// shows which pages later ones write early (standby instances
+		// write them ahead).
+		r.learnPages()
 	}
 
 	status := api.DecodeU32(r.stack[0])

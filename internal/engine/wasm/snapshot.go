@@ -78,13 +78,24 @@ type snapshots struct {
 	img    *image // when st is SnapshotReady
 	taking bool   // a cold start is taking the snapshot
 	done   bool   // the function is closed
+
+	// standby is an instance instantiated from img ahead of need, its
+	// restore hook not run yet: the next cold start takes it and only
+	// runs the hook, and another is made in the background. filling says
+	// one is being made; fills is waited for by close.
+	standby *reactor
+	filling bool
+	fills   sync.WaitGroup
 }
 
 // image is a snapshot: the memory of an initialized instance, in a file
 // each restored instance maps copy-on-write, and its globals.
 type image struct {
-	file *os.File
 	meta imageMeta
+	hot  hotPages // learned in this process, not stored
+
+	mu   sync.RWMutex // held while file is mapped or read, and to close it
+	file *os.File     // nil once closed
 }
 
 // imageMeta is what a snapshot records beside its memory.
@@ -148,7 +159,7 @@ func configDigest(args []string, env []string, memMiB int, warmup []byte) []byte
 func (s *snapshots) status() engine.SnapshotStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := engine.SnapshotStatus{State: s.st}
+	st := engine.SnapshotStatus{State: s.st, Standby: s.standby != nil}
 	if s.err != nil {
 		st.Reason = s.err.Error()
 	}
@@ -171,9 +182,17 @@ func (s *snapshots) toTake() bool {
 func (s *snapshots) newInstance(ctx context.Context, f *function, log io.Writer) (engine.Instance, error) {
 	s.mu.Lock()
 	if s.st == engine.SnapshotReady {
-		img := s.img
+		img, r := s.img, s.standby
+		s.standby = nil
+		s.fillLocked(f)
 		s.mu.Unlock()
-		return restoreReactor(ctx, f, img, log)
+		if r == nil {
+			return restoreReactor(ctx, f, img, log)
+		}
+		if err := r.restore(ctx, log); err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	if s.st != engine.SnapshotPending || s.taking || s.done {
 		s.mu.Unlock()
@@ -192,6 +211,7 @@ func (s *snapshots) newInstance(ctx context.Context, f *function, log io.Writer)
 		}
 	case err == nil:
 		s.st, s.img = engine.SnapshotReady, img
+		s.fillLocked(f)
 	case inst == nil:
 		// This cold start failed; the next one tries again.
 	default:
@@ -387,6 +407,7 @@ func (s *snapshots) validate(ctx context.Context, f *function, img *image) error
 	if err != nil {
 		return fmt.Errorf("snapshot fails validation: %w", err)
 	}
+	r.learnPages()
 	return nil
 }
 
@@ -394,16 +415,30 @@ func (s *snapshots) validate(ctx context.Context, f *function, img *image) error
 // image, mapped copy-on-write, its globals are the image's, and the only
 // guest code it runs is the restore hook.
 func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer) (*reactor, error) {
+	r, err := instantiateImage(ctx, f, img)
+	if err != nil {
+		return nil, err
+	}
+	// Writing the pages ahead in one call per run costs about a third
+	// of taking their faults one by one.
+	r.touchHotPages()
+	if err := r.restore(ctx, log); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// instantiateImage does the part of a restore that runs no guest code:
+// wazero instantiates the module (most of the time goes to filling its
+// function table), with the image as its memory and the image's globals.
+func instantiateImage(ctx context.Context, f *function, img *image) (*reactor, error) {
 	clock := &monoClock{base: time.Now(), offset: img.meta.Nanotime + 1}
 	cfg := f.config.WithNanotime(clock.now, sys.ClockResolution(1))
-	r := &reactor{call: call{fn: f}}
+	r := &reactor{call: call{fn: f}, clock: clock, img: img}
 	r.stderr.watch = true
-	r.point(ctx, log)
-	defer r.point(nil, nil)
 	cfg = cfg.WithStdout(&r.stdout).WithStderr(&r.stderr).WithNanosleep(r.sleeper.sleep)
-	ctx = r.bind(ctx)
 	alloc := &imageAllocator{img: img}
-	mod, err := f.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), f.mod.compiled, cfg)
+	mod, err := f.rt.InstantiateModule(experimental.WithMemoryAllocator(r.bind(ctx), alloc), f.mod.compiled, cfg)
 	if err == nil && alloc.err != nil {
 		_ = mod.Close(ctx)
 		err = alloc.err
@@ -433,18 +468,45 @@ func restoreReactor(ctx context.Context, f *function, img *image, log io.Writer)
 	}
 	r.guard, _ = alloc.mem.(memoryGuard)
 	r.bufPtr, r.bufCap = img.meta.BufPtr, img.meta.BufCap
+	return r, nil
+}
+
+// learnPages adds the pages the restored instance r has written to its
+// image's hot pages.
+func (r *reactor) learnPages() {
+	if t, ok := r.guard.(pageToucher); ok {
+		r.img.hot.add(t.written(uint64(r.mem.Size())))
+	}
+}
+
+// touchHotPages writes the hot pages of r's image ahead of r's first call.
+func (r *reactor) touchHotPages() {
+	if t, ok := r.guard.(pageToucher); ok {
+		t.populate(r.img.hot.runs())
+	}
+}
+
+// restore finishes a restore begun by instantiateImage: the instance's
+// clock starts, continuing from the snapshot's reading however long ago it
+// was instantiated, and the guest's restore hook runs, its output in log.
+func (r *reactor) restore(ctx context.Context, log io.Writer) error {
+	f := r.fn
+	r.clock.base = time.Now()
+	r.point(ctx, log)
+	defer r.point(nil, nil)
+	ctx = r.bind(ctx)
 	if !r.enter() {
-		return nil, fmt.Errorf("%s: %w: instance closed while it was restored", f.name, engine.ErrInit)
+		return fmt.Errorf("%s: %w: instance closed while it was restored", f.name, engine.ErrInit)
 	}
 	stop := r.watch(ctx)
-	_, err = mod.ExportedFunction(exportRestore).Call(ctx)
+	_, err := r.mod.ExportedFunction(exportRestore).Call(ctx)
 	stop()
 	r.leave()
 	if err != nil {
-		_ = mod.Close(ctx)
-		return nil, f.initFailure(exportRestore, r.stopped(ctx, err), r.stderr.oom)
+		_ = r.mod.Close(ctx)
+		return f.initFailure(exportRestore, r.stopped(ctx, err), r.stderr.oom)
 	}
-	return r, nil
+	return nil
 }
 
 // imageAllocator is the experimental.MemoryAllocator of one restored
@@ -458,13 +520,25 @@ type imageAllocator struct {
 
 // Allocate implements experimental.MemoryAllocator.
 func (a *imageAllocator) Allocate(_, limit uint64) experimental.LinearMemory {
+	a.img.mu.RLock()
+	defer a.img.mu.RUnlock()
+	if a.img.file == nil {
+		a.err = errors.New("the snapshot was released")
+		a.mem, _ = copyImage(nil, 0, limit)
+		return a.mem
+	}
 	a.mem, a.err = mapImage(a.img.file, uint64(a.img.meta.Size), limit)
 	return a.mem
 }
 
+// close releases the image's file once no instance is being mapped from
+// it. Instances mapped already keep their mappings.
 func (img *image) close() {
+	img.mu.Lock()
+	defer img.mu.Unlock()
 	if img.file != nil {
 		img.file.Close()
+		img.file = nil
 	}
 }
 
@@ -479,15 +553,58 @@ func (e *Engine) snapshotDir() string {
 	return filepath.Join(e.cfg.CacheDir, "snapshots")
 }
 
-// close releases the image. Restored instances keep their mappings.
-func (s *snapshots) close() {
+// fillLocked makes a standby instance in the background, unless there is
+// one, one is being made, or the engine keeps none. s.mu must be held.
+func (s *snapshots) fillLocked(f *function) {
+	if f.e.cfg.NoStandby || s.standby != nil || s.filling || s.done || s.st != engine.SnapshotReady {
+		return
+	}
+	s.filling = true
+	s.fills.Add(1)
+	img := s.img
+	go func() {
+		defer s.fills.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), f.e.cfg.InitTimeout)
+		r, err := instantiateImage(ctx, f, img)
+		cancel()
+		if err == nil {
+			r.touchHotPages()
+		}
+		s.mu.Lock()
+		s.filling = false
+		if err == nil && !s.done && s.standby == nil {
+			s.standby, r = r, nil
+		}
+		s.mu.Unlock()
+		if r != nil {
+			_ = r.Close(context.Background())
+		}
+	}()
+}
+
+// hasStandby reports whether a standby instance is ready.
+func (s *snapshots) hasStandby() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.standby != nil
+}
+
+// close releases the image and the standby instance, once any being made
+// is done. Restored instances keep their mappings.
+func (s *snapshots) close() {
+	s.mu.Lock()
 	if s.img != nil {
 		s.img.close()
 		s.img = nil
 	}
 	s.done = true
+	r := s.standby
+	s.standby = nil
+	s.mu.Unlock()
+	if r != nil {
+		_ = r.Close(context.Background())
+	}
+	s.fills.Wait()
 }
 
 func writeFileAtomic(dir, name string, b []byte) error {

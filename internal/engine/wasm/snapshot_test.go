@@ -378,3 +378,140 @@ func TestSnapshotWarm(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// waitStandby waits until fn keeps a standby instance and returns it.
+func waitStandby(t *testing.T, fn engine.Function) *reactor {
+	t.Helper()
+	s := fn.(*function).snap
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.hasStandby() {
+		if time.Now().After(deadline) {
+			t.Fatal("no standby instance after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.standby
+}
+
+// TestSnapshotStandby: once the snapshot is taken, a standby instance is
+// instantiated from it; the next cold start takes it and runs only the
+// restore hook, and another is made. Instances taken from standby are
+// restored instances like the others: their own random state and
+// instance id, and a clock on which their wait never passed.
+func TestSnapshotStandby(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	capturing, _ := start(t, fn)
+
+	sb := waitStandby(t, fn)
+	time.Sleep(200 * time.Millisecond)
+	i1, log := start(t, fn)
+	if i1 != engine.Instance(sb) {
+		t.Fatal("the cold start did not take the standby instance")
+	}
+	if log != "" {
+		t.Fatalf("cold start from standby logged %q", log)
+	}
+	var r1, c snapResult
+	ok(t, i1, `{"action":"clock"}`, &r1)
+	ok(t, capturing, `{"action":"clock"}`, &c)
+	if r1.Restored != 1 || r1.SinceInit <= 0 {
+		t.Fatalf("from standby: %+v", r1)
+	}
+	if c.SinceInit-r1.SinceInit < int64(200*time.Millisecond) {
+		t.Errorf("the wait on standby passed for the guest: capturing instance %s since init, standby %s",
+			time.Duration(c.SinceInit), time.Duration(r1.SinceInit))
+	}
+
+	sb2 := waitStandby(t, fn)
+	if sb2 == sb {
+		t.Fatal("the standby taken is still the standby")
+	}
+	i2, _ := start(t, fn)
+	if i2 != engine.Instance(sb2) {
+		t.Fatal("the second cold start did not take the new standby instance")
+	}
+	var a, b snapResult
+	ok(t, i1, `{"action":"rand"}`, &a)
+	ok(t, i2, `{"action":"rand"}`, &b)
+	if a.Crypto == b.Crypto || a.Own == b.Own || a.Global == b.Global {
+		t.Errorf("two instances from standby share random state: %+v / %+v", a, b)
+	}
+	ok(t, i1, `{"action":"count"}`, &a)
+	ok(t, i2, `{"action":"count"}`, &b)
+	if a.Instance == "" || a.Instance == b.Instance {
+		t.Errorf("instance ids %q and %q", a.Instance, b.Instance)
+	}
+
+	// Closing the function closes its standby; cold starts then fail.
+	waitStandby(t, fn)
+	if err := fn.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fn.(*function).snap.hasStandby() {
+		t.Error("a closed function keeps a standby instance")
+	}
+	if _, err := fn.NewInstance(context.Background(), io.Discard); err == nil {
+		t.Error("a closed function started an instance")
+	}
+}
+
+// TestSnapshotNoStandby: an engine configured with NoStandby restores every
+// cold start on demand.
+func TestSnapshotNoStandby(t *testing.T) {
+	e := newEngine(t, Config{CacheDir: t.TempDir(), NoStandby: true})
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	_ = restored(t, fn)
+	s := fn.(*function).snap
+	s.mu.Lock()
+	standby, filling := s.standby != nil, s.filling
+	s.mu.Unlock()
+	if standby || filling {
+		t.Errorf("standby %v, filling %v with NoStandby", standby, filling)
+	}
+}
+
+// TestSnapshotHotPages: the pages restored instances write early (in the
+// restore hook and their first invocation) are learned from the image's
+// first restored instances, and a standby instance has written them before
+// it is taken, so that its first invocation does not fault on them.
+func TestSnapshotHotPages(t *testing.T) {
+	e, _ := snapshotEngine(t)
+	fn := prepare(t, e, "snap", artifacts.snap, snapshotSpec)
+	_ = restored(t, fn) // its first invocation is learned
+	img := fn.(*function).snap.img
+	hot := img.hot.runs()
+	if len(hot) == 0 {
+		t.Skip("the kernel's page map shows no written pages here")
+	}
+	var n uint32
+	for _, r := range hot {
+		n += r.count
+	}
+	t.Logf("%d hot pages in %d runs", n, len(hot))
+
+	// The standby made after the learning has them written.
+	_, _ = start(t, fn) // takes the standby made before the first invocation was learned
+	sb := waitStandby(t, fn)
+	written := map[uint32]bool{}
+	for _, r := range sb.guard.(pageToucher).written(uint64(sb.mem.Size())) {
+		for p := r.first; p < r.first+r.count; p++ {
+			written[p] = true
+		}
+	}
+	for _, r := range hot {
+		for p := r.first; p < r.first+r.count; p++ {
+			if !written[p] {
+				t.Fatalf("hot page %d is not written in the standby instance", p)
+			}
+		}
+	}
+	inst, _ := start(t, fn)
+	var res snapResult
+	ok(t, inst, `{"action":"work","mib":10}`, &res)
+	if res.Restored != 1 || res.Sum != 28+10 {
+		t.Errorf("standby instance with its hot pages written: %+v", res)
+	}
+}
