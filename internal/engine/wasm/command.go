@@ -73,6 +73,9 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 		c.sleeper.done = nil
 	}()
 
+	if !c.fn.e.enterGuest() {
+		return nil, fmt.Errorf("%s: invoke while the engine is closing", c.fn.name)
+	}
 	mod, err := c.fn.rt.InstantiateModule(ctx, c.fn.mod.compiled, c.config)
 	if err == nil && c.fn.rt.interruptible {
 		err = c.start(ctx, mod)
@@ -80,6 +83,7 @@ func (c *command) Invoke(ctx context.Context, req *engine.Request) (*engine.Resp
 	if mod != nil {
 		_ = mod.Close(context.WithoutCancel(ctx))
 	}
+	c.fn.e.leaveGuest()
 	if c.stdout.tooLarge {
 		return nil, fmt.Errorf("%s: %w: more than %d bytes on stdout", c.fn.name, engine.ErrResponseTooLarge, engine.MaxResponseBytes)
 	}

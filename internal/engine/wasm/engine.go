@@ -42,6 +42,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -98,6 +99,51 @@ type Engine struct {
 	runtimes map[runtimeKey]*memRuntime
 	modules  map[moduleKey]*module
 	closed   bool
+
+	// guests counts guest code running (calls between a reactor's enter
+	// and leave, and command invocations). Close waits for it to reach
+	// zero: wazero's Close is not safe while a guest runs.
+	guests atomic.Int64
+	// shut refuses new guest calls once Close has begun.
+	shut atomic.Bool
+}
+
+// closeGrace is how long Close waits for running guests past its context's
+// end: they have been told to stop (their contexts are done, or their
+// instances closed) and do so at their next loop check.
+const closeGrace = 2 * time.Second
+
+// enterGuest counts a guest call about to run, unless the engine is
+// closing.
+func (e *Engine) enterGuest() bool {
+	e.guests.Add(1)
+	if e.shut.Load() {
+		e.guests.Add(-1)
+		return false
+	}
+	return true
+}
+
+// leaveGuest ends what enterGuest began.
+func (e *Engine) leaveGuest() { e.guests.Add(-1) }
+
+// awaitGuests waits until no guest runs, or ctx has ended and closeGrace
+// passed since.
+func (e *Engine) awaitGuests(ctx context.Context) error {
+	var grace <-chan time.Time
+	done := ctx.Done()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for e.guests.Load() > 0 {
+		select {
+		case <-done:
+			done, grace = nil, time.After(closeGrace)
+		case <-grace:
+			return fmt.Errorf("%d guest calls still running", e.guests.Load())
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // memRuntime is a wazero Runtime whose modules share one memory limit, with
@@ -295,11 +341,17 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	e.shut.Store(true)
 	runtimes := e.runtimes
 	e.runtimes = nil
 	e.modules = nil
 	e.mu.Unlock()
 
+	if err := e.awaitGuests(ctx); err != nil {
+		// Closing the runtimes now could pull code and memory from under
+		// those guests; they are left to the process's exit.
+		return fmt.Errorf("close wasm engine: %w", err)
+	}
 	var errs []error
 	for _, rt := range runtimes {
 		if err := rt.Close(ctx); err != nil {

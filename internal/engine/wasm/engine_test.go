@@ -557,3 +557,78 @@ func TestUninstrumentedModuleStillStops(t *testing.T) {
 		t.Fatalf("endless loop: %v", o.err)
 	}
 }
+
+// TestCloseWaitsForRunningGuests: Close does not close the runtimes under a
+// guest still running (wazero's Close is not safe then): it waits until the
+// guest has stopped, here when its invocation is cancelled, and refuses new
+// calls meanwhile.
+func TestCloseWaitsForRunningGuests(t *testing.T) {
+	e := newEngine(t, Config{})
+	fn := prepare(t, e, "behave", artifacts.behave, nil)
+	inst, _ := start(t, fn)
+	idle, _ := start(t, fn)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := inst.Invoke(ctx, &engine.Request{ID: "loop", Payload: []byte(`{"action":"loop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard})
+		done <- err
+	}()
+	waitFor(t, "the guest to run", func() bool { return e.guests.Load() > 0 })
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close(context.Background()) }()
+	waitFor(t, "Close to begin", e.shut.Load)
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned while a guest ran: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := idle.Invoke(context.Background(), &engine.Request{ID: "late", Payload: []byte(`{"action":"noop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard}); err == nil {
+		t.Error("an invocation began while the engine was closing")
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the cancelled loop answered")
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close after the guest stopped: %v", err)
+	}
+}
+
+// TestCloseGivesUpOnAGuestThatRunsOn: a guest that does not stop by the end
+// of Close's context and its grace leaves the runtimes open, and Close says
+// so.
+func TestCloseGivesUpOnAGuestThatRunsOn(t *testing.T) {
+	e, err := New(Config{CacheDir: artifacts.cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := prepare(t, e, "behave", artifacts.behave, nil)
+	inst, _ := start(t, fn)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := inst.Invoke(ctx, &engine.Request{ID: "loop", Payload: []byte(`{"action":"loop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard})
+		done <- err
+	}()
+	waitFor(t, "the guest to run", func() bool { return e.guests.Load() > 0 })
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer ccancel()
+	if err := e.Close(cctx); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Errorf("Close with a guest spinning on: %v", err)
+	}
+	cancel()
+	<-done
+}
+
+// waitFor waits up to 10 s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

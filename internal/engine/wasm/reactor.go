@@ -87,7 +87,11 @@ func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log i
 		WithStderr(&r.stderr).
 		WithNanosleep(r.sleeper.sleep)
 	ctx = r.bind(ctx)
+	if !f.e.enterGuest() {
+		return nil, fmt.Errorf("%s: %w: the engine is closing", f.name, engine.ErrInit)
+	}
 	mod, err := f.rt.InstantiateModule(ctx, f.mod.compiled, cfg)
+	f.e.leaveGuest()
 	if err != nil {
 		return nil, f.initFailure("instantiation", err, r.stderr.oom)
 	}
@@ -103,6 +107,11 @@ func newReactor(ctx context.Context, f *function, cfg wazero.ModuleConfig, log i
 			return nil, fmt.Errorf("%s: %w: data segment at %#x is outside memory", f.name, engine.ErrInit, d.Offset)
 		}
 	}
+	if !r.enter() {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: the engine is closing", f.name, engine.ErrInit)
+	}
+	defer r.leave()
 	stop := r.watch(ctx)
 	defer stop()
 	for _, name := range []string{exportInitialize, exportStart} {
@@ -166,7 +175,11 @@ func (r *reactor) enter() bool {
 	if r.closed.Load() || r.closeLater {
 		return false
 	}
+	if !r.fn.e.enterGuest() {
+		return false
+	}
 	if r.guard != nil && !r.guard.enter() {
+		r.fn.e.leaveGuest()
 		return false
 	}
 	r.calls++
@@ -187,6 +200,7 @@ func (r *reactor) leave() {
 	if closeNow {
 		_ = r.mod.Close(context.Background())
 	}
+	r.fn.e.leaveGuest()
 }
 
 // Invoke serves one request. See the type's documentation for the results.

@@ -290,9 +290,13 @@ func (s *snapshots) capture(ctx context.Context, f *function, r *reactor, log io
 		}
 	}
 	r.point(ctx, io.Discard)
+	if !r.enter() {
+		return nil, nil, errors.New("the instance was closed before its snapshot")
+	}
 	stop := r.watch(ctx)
 	res, err := r.mod.ExportedFunction(exportSnapshot).Call(r.bind(ctx), uint64(r.mem.Size()))
 	stop()
+	r.leave()
 	r.point(nil, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", exportSnapshot, f.cause(r.stopped(ctx, err), r.stderr.oom))
@@ -438,7 +442,11 @@ func instantiateImage(ctx context.Context, f *function, img *image) (*reactor, e
 	r.stderr.watch = true
 	cfg = cfg.WithStdout(&r.stdout).WithStderr(&r.stderr).WithNanosleep(r.sleeper.sleep)
 	alloc := &imageAllocator{img: img}
+	if !f.e.enterGuest() {
+		return nil, fmt.Errorf("%s: %w: the engine is closing", f.name, engine.ErrInit)
+	}
 	mod, err := f.rt.InstantiateModule(experimental.WithMemoryAllocator(r.bind(ctx), alloc), f.mod.compiled, cfg)
+	f.e.leaveGuest()
 	if err == nil && alloc.err != nil {
 		_ = mod.Close(ctx)
 		err = alloc.err
