@@ -1311,6 +1311,14 @@ functions:
 	}
 	client.CloseIdleConnections()
 	logf("snapshot=%t: first request answered %s after the deploy", o.snapshot, time.Since(t0).Round(time.Millisecond))
+	// The node takes the snapshot in the background once it serves the
+	// version; a first request that came before it started normally.
+	for o.snapshot && sleepStats(srv).Snapshot.State == engine.SnapshotPending {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New("the snapshot is still pending a minute after the deploy")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// Scale to zero: close every idle instance, as the reaper does after
 	// the idle timeout.
