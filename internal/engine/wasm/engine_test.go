@@ -565,16 +565,8 @@ func TestUninstrumentedModuleStillStops(t *testing.T) {
 func TestCloseWaitsForRunningGuests(t *testing.T) {
 	e := newEngine(t, Config{})
 	fn := prepare(t, e, "behave", artifacts.behave, nil)
-	inst, _ := start(t, fn)
 	idle, _ := start(t, fn)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := inst.Invoke(ctx, &engine.Request{ID: "loop", Payload: []byte(`{"action":"loop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard})
-		done <- err
-	}()
-	waitFor(t, "the guest to run", func() bool { return e.guests.Load() > 0 })
+	cancel, done := loopingGuest(t, e, fn)
 	closed := make(chan error, 1)
 	go func() { closed <- e.Close(context.Background()) }()
 	waitFor(t, "Close to begin", e.shut.Load)
@@ -604,14 +596,7 @@ func TestCloseGivesUpOnAGuestThatRunsOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	fn := prepare(t, e, "behave", artifacts.behave, nil)
-	inst, _ := start(t, fn)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := inst.Invoke(ctx, &engine.Request{ID: "loop", Payload: []byte(`{"action":"loop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard})
-		done <- err
-	}()
-	waitFor(t, "the guest to run", func() bool { return e.guests.Load() > 0 })
+	cancel, done := loopingGuest(t, e, fn)
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer ccancel()
 	if err := e.Close(cctx); err == nil || !strings.Contains(err.Error(), "still running") {
@@ -631,4 +616,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// loopingGuest starts an instance of fn looping in an invocation, until
+// cancel is called; done receives the invocation's error.
+func loopingGuest(t *testing.T, e *Engine, fn engine.Function) (cancel func(), done <-chan error) {
+	t.Helper()
+	inst, _ := start(t, fn)
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := inst.Invoke(ctx, &engine.Request{ID: "loop", Payload: []byte(`{"action":"loop"}`), Deadline: time.Now().Add(time.Minute), Log: io.Discard})
+		errs <- err
+	}()
+	waitFor(t, "the guest to run", func() bool { return e.guests.Load() > 0 })
+	return cancel, errs
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -39,8 +40,8 @@ type pageRun struct{ first, count uint32 }
 // need (standby) write them before they are taken.
 type hotPages struct {
 	mu      sync.Mutex
-	pages   []bool // by host page
-	invoked bool   // an invocation's pages are in
+	pages   []bool      // by host page
+	invoked atomic.Bool // an invocation's pages are in (or being added)
 }
 
 // add records runs.
@@ -59,15 +60,10 @@ func (h *hotPages) add(runs []pageRun) {
 }
 
 // learnInvocation reports whether the pages of an invocation are still to
-// be recorded, and if so claims that for the caller.
+// be recorded, and if so claims that for the caller. After the first, it
+// costs every invocation one atomic load.
 func (h *hotPages) learnInvocation() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.invoked {
-		return false
-	}
-	h.invoked = true
-	return true
+	return !h.invoked.Load() && h.invoked.CompareAndSwap(false, true)
 }
 
 // runs returns the hot pages as runs.
