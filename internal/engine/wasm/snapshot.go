@@ -590,13 +590,6 @@ func (s *snapshots) fillLocked(f *function) {
 	}()
 }
 
-// hasStandby reports whether a standby instance is ready.
-func (s *snapshots) hasStandby() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.standby != nil
-}
-
 // close releases the image and the standby instance, once any being made
 // is done. Restored instances keep their mappings.
 func (s *snapshots) close() {

@@ -384,7 +384,7 @@ func waitStandby(t *testing.T, fn engine.Function) *reactor {
 	t.Helper()
 	s := fn.(*function).snap
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.hasStandby() {
+	for !s.status().Standby {
 		if time.Now().After(deadline) {
 			t.Fatal("no standby instance after 10 s")
 		}
@@ -450,7 +450,7 @@ func TestSnapshotStandby(t *testing.T) {
 	if err := fn.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if fn.(*function).snap.hasStandby() {
+	if fn.(*function).snap.status().Standby {
 		t.Error("a closed function keeps a standby instance")
 	}
 	if _, err := fn.NewInstance(context.Background(), io.Discard); err == nil {
