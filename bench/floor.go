@@ -212,13 +212,7 @@ func (e *env) ensureFloor(ctx context.Context) (*target, error) {
 	if err := writeFloorProject(dir); err != nil {
 		return nil, err
 	}
-	t := &target{}
-	if err := t.start(ctx, e, "floor", dir, floorPath); err != nil {
-		t.stop()
-		return nil, err
-	}
-	e.floor = t
-	return t, nil
+	return e.ensureNode(ctx, &e.floor, "floor", dir, floorPath)
 }
 
 // benchFloorRPS is row 2 against the floor reactor (row 2f).

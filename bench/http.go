@@ -40,15 +40,21 @@ type target struct {
 
 // ensureTarget starts the node and its bare twin on first use.
 func (e *env) ensureTarget(ctx context.Context) (*target, error) {
-	if e.target != nil {
-		return e.target, nil
+	return e.ensureNode(ctx, &e.target, "node", quickstartDir, helloPath)
+}
+
+// ensureNode returns *slot, first starting it (t.start with data,
+// projectDir and path) when it is nil.
+func (e *env) ensureNode(ctx context.Context, slot **target, data, projectDir, path string) (*target, error) {
+	if *slot != nil {
+		return *slot, nil
 	}
 	t := &target{}
-	if err := t.start(ctx, e, "node", quickstartDir, helloPath); err != nil {
+	if err := t.start(ctx, e, data, projectDir, path); err != nil {
 		t.stop()
 		return nil, err
 	}
-	e.target = t
+	*slot = t
 	return t, nil
 }
 
